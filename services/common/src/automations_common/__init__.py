@@ -1,0 +1,1 @@
+"""Infrastructure shared by the Automations services; no domain logic lives here."""

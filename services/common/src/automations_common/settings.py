@@ -1,0 +1,54 @@
+"""Settings blocks every service shares; each service adds its own and an env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Defaults match what `make run` starts. NATS is not on 4222 so that a system NATS
+# (often there) does not collide with the embedded one.
+DEFAULT_NATS_URL = "nats://127.0.0.1:7422"
+DEFAULT_INGEST_PORT = 7471
+DEFAULT_TRIGGERS_PORT = 7472
+DEFAULT_ACTIONS_PORT = 7473
+
+
+class NatsSettings(BaseModel):
+    """Where JetStream is and how this stack's streams are named on it."""
+
+    url: str = DEFAULT_NATS_URL
+    # Prefix for stream and subject names, so several stacks can share one NATS.
+    namespace: str = ""
+    connect_timeout_seconds: float = 10.0
+
+
+class GrpcSettings(BaseModel):
+    """Where the public gRPC API listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    # Time in-flight calls get to finish on shutdown.
+    shutdown_grace_seconds: float = 5.0
+    max_message_bytes: int = 64 * 1024 * 1024
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; subclasses set the env prefix (`INGEST_`, ...)."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    nats: NatsSettings = Field(default_factory=NatsSettings)
+    grpc: GrpcSettings = Field(default_factory=GrpcSettings)
+    # SQLAlchemy async URL; empty means an SQLite file `<service>.db` under data_dir.
+    database_url: str = ""
+    data_dir: Path = Path(".data")
+    log_level: str = "INFO"
+    workspace: str = "default"
+
+    def database_url_for(self, service: str) -> str:
+        """The configured database URL, or the embedded SQLite default for `service`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Helpers the tests share: waiting without sleeping blindly, local receivers."""
