@@ -1,0 +1,1 @@
+"""The actions service: carries out what automations decide, exactly once per action."""

@@ -1,0 +1,1 @@
+"""One module per action family; each exposes executors for its action types."""
