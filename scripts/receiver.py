@@ -1,11 +1,12 @@
 """A tiny HTTP receiver that prints every request it gets: a target for trying webhooks.
 
-    .venv/bin/python scripts/receiver.py [--port 8000]
+.venv/bin/python scripts/receiver.py [--port 8000]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -26,15 +27,15 @@ class PrintingHandler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=8000)
     port = parser.parse_args().port
     server = ThreadingHTTPServer(("127.0.0.1", port), PrintingHandler)
     print(f"Listening on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

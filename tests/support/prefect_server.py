@@ -9,6 +9,7 @@ server at start-up (DESIGN §10).
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import shutil
@@ -31,10 +32,25 @@ PREFECT_VERSION = "3.8.8"
 FASTAPI_VERSION = "0.154.0"
 REQUIREMENTS = [f"prefect=={PREFECT_VERSION}", f"fastapi=={FASTAPI_VERSION}"]
 STARTUP_TIMEOUT_SECONDS = 90.0
+# Background loops the tests do not need: each one writes to the SQLite file and makes
+# the API answer 503 (database locked) now and then on a busy 2-core machine. The
+# triggers service is Prefect's own automations engine, which must not act on our objects.
+IDLE_SERVICES = (
+    "CANCELLATION_CLEANUP",
+    "CLEANUP_RECONCILER",
+    "EVENT_PERSISTER",
+    "FOREMAN",
+    "LATE_RUNS",
+    "PAUSE_EXPIRATIONS",
+    "REPOSSESSOR",
+    "SCHEDULER",
+    "TASK_RUN_RECORDER",
+    "TRIGGERS",
+)
 INSTALL_TIMEOUT_SECONDS = 900.0
 
 
-class PrefectUnavailable(RuntimeError):
+class PrefectUnavailableError(RuntimeError):
     """The Prefect server could not be installed or started; the message says where to look."""
 
 
@@ -86,7 +102,7 @@ def ensure_prefect_venv(venv: Path | None = None) -> Path:
                 )
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
                 shutil.rmtree(venv, ignore_errors=True)
-                raise PrefectUnavailable(
+                raise PrefectUnavailableError(
                     f"installing {' '.join(REQUIREMENTS)} into {venv} failed ({exc}); "
                     f"see {log_path}"
                 ) from exc
@@ -119,6 +135,7 @@ class PrefectServer:
     def start(self) -> None:
         home = self.workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
+        database = self.workdir / "prefect.db"
         env = {
             key: value
             for key, value in os.environ.items()
@@ -126,10 +143,12 @@ class PrefectServer:
         }
         env.update(
             PREFECT_HOME=str(home),
-            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.workdir / 'prefect.db'}",
+            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{database}",
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_SERVER_UI_ENABLED="false",
             PREFECT_LOGGING_LEVEL="WARNING",
+            PREFECT_SERVER_DATABASE_TIMEOUT="30",
+            **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_SERVICES},
             PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         )
         command = [
@@ -158,7 +177,7 @@ class PrefectServer:
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
-                    raise PrefectUnavailable(
+                    raise PrefectUnavailableError(
                         f"prefect server exited with {self.process.returncode}; "
                         f"see {self.log_path}:\n{self._log_tail()}"
                     )
@@ -170,7 +189,7 @@ class PrefectServer:
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.25)
-        raise PrefectUnavailable(
+        raise PrefectUnavailableError(
             f"prefect server not healthy after {timeout:.0f} s ({last}); "
             f"see {self.log_path}:\n{self._log_tail()}"
         )
@@ -218,7 +237,12 @@ class PrefectObjects:
         await self.client.aclose()
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.client.request(method, path, **kwargs)
+        # SQLite under load makes the server answer 503 for a moment; set-up is retried.
+        for _ in range(20):
+            response = await self.client.request(method, path, **kwargs)
+            if response.status_code != 503:
+                break
+            await asyncio.sleep(0.1)
         if response.status_code >= 300:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json() if response.content else None
@@ -247,15 +271,19 @@ class PrefectObjects:
         queue_name: str | None = None,
         name: str | None = None,
         parameters: dict[str, Any] | None = None,
+        parameter_schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A deployment; with `parameter_schema`, Prefect enforces it on new runs."""
         body: dict[str, Any] = {
             "name": name or f"deployment-{uuid.uuid4().hex[:8]}",
             "flow_id": flow_id,
             "work_pool_name": pool_name,
             "parameters": parameters or {},
             "entrypoint": "flows.py:main",
-            "enforce_parameter_schema": False,
+            "enforce_parameter_schema": parameter_schema is not None,
         }
+        if parameter_schema is not None:
+            body["parameter_openapi_schema"] = parameter_schema
         if queue_name:
             body["work_queue_name"] = queue_name
         result: dict[str, Any] = await self._json("POST", "deployments/", json=body)

@@ -20,6 +20,10 @@ class ReceivedRequest:
         return self.body.decode()
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 resets connections under load
+
+
 @dataclass
 class HttpReceiver:
     """Answers each request with the next status in `statuses` (then the last one again)."""
@@ -33,6 +37,8 @@ class HttpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real webhook receivers do
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -56,7 +62,7 @@ class HttpReceiver:
                 pass
 
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

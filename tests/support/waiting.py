@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    check: Callable[[], Awaitable[T]],
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T],
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], object],
     timeout: float = 10.0,
     interval: float = 0.05,
     what: str = "condition",
-) -> T:
+) -> object:
     """Call `check` until it returns a truthy value (returned) or stops raising AssertionError."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
         try:
             result = check()
-            if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            if inspect.isawaitable(result):
                 result = await result
             if result:
-                return result  # type: ignore[return-value]
+                return result
         except AssertionError as exc:
             last_error = exc
         if time.monotonic() >= deadline:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 
 def free_port() -> int:
@@ -141,12 +141,17 @@ def wait_for_health(
     deadline = time.monotonic() + timeout
     last = "no answer"
     with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
+        # The typing stubs lack HealthStub.Check, so call the method by its path.
+        check = channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
         while time.monotonic() < deadline:
             if process is not None and not process.running:
                 raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
             try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                reply = check(health_pb2.HealthCheckRequest(), timeout=1.0)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
                 last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
@@ -164,3 +169,86 @@ def service_process(
     return ManagedProcess(
         service, [python, "-m", f"automations_{service}"], {**os.environ, **env}, log_path
     )
+
+
+SERVICES = ("ingest", "triggers", "actions")
+
+
+class Stack:
+    """The three service processes sharing one NATS (under a namespace) and a data dir.
+
+    Ports are free ones unless given; database URLs default to SQLite files in `data_dir`.
+    """
+
+    def __init__(
+        self,
+        nats_url: str,
+        data_dir: Path,
+        namespace: str = "",
+        ports: Mapping[str, int] | None = None,
+        http_port: int | None = None,
+        database_urls: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.nats_url = nats_url
+        self.data_dir = data_dir
+        self.namespace = namespace
+        self.ports = {svc: (ports or {}).get(svc) or free_port() for svc in SERVICES}
+        self.http_port = http_port or free_port()
+        self.database_urls = dict(database_urls or {})
+        self.extra_env = dict(extra_env or {})
+        self.processes: dict[str, ManagedProcess] = {}
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """What the Python client needs to find this stack."""
+        return {
+            "AUTOMATIONS_EVENTS_URL": self.address("ingest"),
+            "AUTOMATIONS_API_URL": self.address("triggers"),
+            "AUTOMATIONS_ACTIONS_URL": self.address("actions"),
+        }
+
+    def env_for(self, service: str) -> dict[str, str]:
+        prefix = service.upper()
+        env = {
+            f"{prefix}_NATS__URL": self.nats_url,
+            f"{prefix}_NATS__NAMESPACE": self.namespace,
+            f"{prefix}_GRPC__PORT": str(self.ports[service]),
+            f"{prefix}_DATA_DIR": str(self.data_dir),
+            "ACTIONS_AUTOMATIONS_API_URL": self.address("triggers"),
+            "INGEST_HTTP_PORT": str(self.http_port),
+        }
+        if service in self.database_urls:
+            env[f"{prefix}_DATABASE_URL"] = self.database_urls[service]
+        return {**env, **self.extra_env}
+
+    def start(self, service: str, timeout: float = 60.0) -> None:
+        """Start one service and wait until it reports SERVING."""
+        process = service_process(
+            service, self.env_for(service), self.data_dir / "logs" / f"{service}.log"
+        )
+        process.start()
+        self.processes[service] = process
+        wait_for_health(self.address(service), timeout=timeout, process=process)
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.start(service)
+
+    def kill(self, service: str) -> None:
+        self.processes[service].kill()
+
+    def stop_all(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+
+    def exited(self) -> list[ManagedProcess]:
+        return [p for p in self.processes.values() if not p.running]
+
+    def logs(self, lines: int = 60) -> str:
+        return "\n\n".join(
+            f"--- {name} ---\n{process.log_tail(lines)}" for name, process in self.processes.items()
+        )

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61utomations/v1/block.proto\x12\x0e\x61utomations.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x03\n\x05\x42lock\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tworkspace\x18\x05 \x01(\t\x12/\n\x07webhook\x18\n \x01(\x0b\x32\x1c.automations.v1.WebhookBlockH\x00\x12:\n\rslack_webhook\x18\x0b \x01(\x0b\x32!.automations.v1.SlackWebhookBlockH\x00\x12M\n\x17microsoft_teams_webhook\x18\x0c \x01(\x0b\x32*.automations.v1.MicrosoftTeamsWebhookBlockH\x00\x12+\n\x05\x65mail\x18\r \x01(\x0b\x32\x1a.automations.v1.EmailBlockH\x00\x12<\n\x0e\x63ustom_webhook\x18\x0e \x01(\x0b\x32\".automations.v1.CustomWebhookBlockH\x00\x12/\n\x07\x61pprise\x18\x0f \x01(\x0b\x32\x1c.automations.v1.AppriseBlockH\x00\x42\x08\n\x06\x63onfig\"\xc3\x01\n\x0cWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12:\n\x07headers\x18\x03 \x03(\x0b\x32).automations.v1.WebhookBlock.HeadersEntry\x12\x1a\n\x12\x61llow_private_urls\x18\x04 \x01(\x08\x12\x0e\n\x06verify\x18\x05 \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x11SlackWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x02 \x01(\x08\"E\n\x1aMicrosoftTeamsWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x02 \x01(\x08\"\xd0\x01\n\nEmailBlock\x12\x13\n\x0bsmtp_server\x18\x01 \x01(\t\x12\x11\n\tsmtp_port\x18\x02 \x01(\x05\x12\x33\n\rsmtp_security\x18\x03 \x01(\x0e\x32\x1c.automations.v1.SmtpSecurity\x12\x10\n\x08username\x18\x04 \x01(\t\x12\x10\n\x08password\x18\x05 \x01(\t\x12\x12\n\nfrom_email\x18\x06 \x01(\t\x12\x11\n\tto_emails\x18\x07 \x03(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x08 \x01(\x08\"\xdd\x02\n\x12\x43ustomWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12@\n\x07headers\x18\x03 \x03(\x0b\x32/.automations.v1.CustomWebhookBlock.HeadersEntry\x12*\n\tjson_data\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12@\n\x07secrets\x18\x05 \x03(\x0b\x32/.automations.v1.CustomWebhookBlock.SecretsEntry\x12\x1a\n\x12\x61llow_private_urls\x18\x06 \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x0c\x41ppriseBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x02 \x01(\x08*|\n\x0cSmtpSecurity\x12\x1d\n\x19SMTP_SECURITY_UNSPECIFIED\x10\x00\x12\x15\n\x11SMTP_SECURITY_SSL\x10\x01\x12\x1a\n\x16SMTP_SECURITY_STARTTLS\x10\x02\x12\x1a\n\x16SMTP_SECURITY_INSECURE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61utomations/v1/block.proto\x12\x0e\x61utomations.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x03\n\x05\x42lock\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tworkspace\x18\x05 \x01(\t\x12/\n\x07webhook\x18\n \x01(\x0b\x32\x1c.automations.v1.WebhookBlockH\x00\x12:\n\rslack_webhook\x18\x0b \x01(\x0b\x32!.automations.v1.SlackWebhookBlockH\x00\x12M\n\x17microsoft_teams_webhook\x18\x0c \x01(\x0b\x32*.automations.v1.MicrosoftTeamsWebhookBlockH\x00\x12+\n\x05\x65mail\x18\r \x01(\x0b\x32\x1a.automations.v1.EmailBlockH\x00\x12<\n\x0e\x63ustom_webhook\x18\x0e \x01(\x0b\x32\".automations.v1.CustomWebhookBlockH\x00\x12/\n\x07\x61pprise\x18\x0f \x01(\x0b\x32\x1c.automations.v1.AppriseBlockH\x00\x42\x08\n\x06\x63onfig\"\xd3\x01\n\x0cWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12:\n\x07headers\x18\x03 \x03(\x0b\x32).automations.v1.WebhookBlock.HeadersEntry\x12\x1a\n\x12\x61llow_private_urls\x18\x04 \x01(\x08\x12\x13\n\x06verify\x18\x05 \x01(\x08H\x00\x88\x01\x01\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\t\n\x07_verify\"<\n\x11SlackWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x02 \x01(\x08\"E\n\x1aMicrosoftTeamsWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x02 \x01(\x08\"\xd0\x01\n\nEmailBlock\x12\x13\n\x0bsmtp_server\x18\x01 \x01(\t\x12\x11\n\tsmtp_port\x18\x02 \x01(\x05\x12\x33\n\rsmtp_security\x18\x03 \x01(\x0e\x32\x1c.automations.v1.SmtpSecurity\x12\x10\n\x08username\x18\x04 \x01(\t\x12\x10\n\x08password\x18\x05 \x01(\t\x12\x12\n\nfrom_email\x18\x06 \x01(\t\x12\x11\n\tto_emails\x18\x07 \x03(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x08 \x01(\x08\"\xdd\x02\n\x12\x43ustomWebhookBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12@\n\x07headers\x18\x03 \x03(\x0b\x32/.automations.v1.CustomWebhookBlock.HeadersEntry\x12*\n\tjson_data\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12@\n\x07secrets\x18\x05 \x03(\x0b\x32/.automations.v1.CustomWebhookBlock.SecretsEntry\x12\x1a\n\x12\x61llow_private_urls\x18\x06 \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x0c\x41ppriseBlock\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x61llow_private_urls\x18\x02 \x01(\x08*|\n\x0cSmtpSecurity\x12\x1d\n\x19SMTP_SECURITY_UNSPECIFIED\x10\x00\x12\x15\n\x11SMTP_SECURITY_SSL\x10\x01\x12\x1a\n\x16SMTP_SECURITY_STARTTLS\x10\x02\x12\x1a\n\x16SMTP_SECURITY_INSECURE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,26 +39,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMWEBHOOKBLOCK_HEADERSENTRY']._serialized_options = b'8\001'
   _globals['_CUSTOMWEBHOOKBLOCK_SECRETSENTRY']._loaded_options = None
   _globals['_CUSTOMWEBHOOKBLOCK_SECRETSENTRY']._serialized_options = b'8\001'
-  _globals['_SMTPSECURITY']._serialized_start=1567
-  _globals['_SMTPSECURITY']._serialized_end=1691
+  _globals['_SMTPSECURITY']._serialized_start=1583
+  _globals['_SMTPSECURITY']._serialized_end=1707
   _globals['_BLOCK']._serialized_start=110
   _globals['_BLOCK']._serialized_end=614
   _globals['_WEBHOOKBLOCK']._serialized_start=617
-  _globals['_WEBHOOKBLOCK']._serialized_end=812
-  _globals['_WEBHOOKBLOCK_HEADERSENTRY']._serialized_start=766
-  _globals['_WEBHOOKBLOCK_HEADERSENTRY']._serialized_end=812
-  _globals['_SLACKWEBHOOKBLOCK']._serialized_start=814
-  _globals['_SLACKWEBHOOKBLOCK']._serialized_end=874
-  _globals['_MICROSOFTTEAMSWEBHOOKBLOCK']._serialized_start=876
-  _globals['_MICROSOFTTEAMSWEBHOOKBLOCK']._serialized_end=945
-  _globals['_EMAILBLOCK']._serialized_start=948
-  _globals['_EMAILBLOCK']._serialized_end=1156
-  _globals['_CUSTOMWEBHOOKBLOCK']._serialized_start=1159
-  _globals['_CUSTOMWEBHOOKBLOCK']._serialized_end=1508
-  _globals['_CUSTOMWEBHOOKBLOCK_HEADERSENTRY']._serialized_start=766
-  _globals['_CUSTOMWEBHOOKBLOCK_HEADERSENTRY']._serialized_end=812
-  _globals['_CUSTOMWEBHOOKBLOCK_SECRETSENTRY']._serialized_start=1462
-  _globals['_CUSTOMWEBHOOKBLOCK_SECRETSENTRY']._serialized_end=1508
-  _globals['_APPRISEBLOCK']._serialized_start=1510
-  _globals['_APPRISEBLOCK']._serialized_end=1565
+  _globals['_WEBHOOKBLOCK']._serialized_end=828
+  _globals['_WEBHOOKBLOCK_HEADERSENTRY']._serialized_start=771
+  _globals['_WEBHOOKBLOCK_HEADERSENTRY']._serialized_end=817
+  _globals['_SLACKWEBHOOKBLOCK']._serialized_start=830
+  _globals['_SLACKWEBHOOKBLOCK']._serialized_end=890
+  _globals['_MICROSOFTTEAMSWEBHOOKBLOCK']._serialized_start=892
+  _globals['_MICROSOFTTEAMSWEBHOOKBLOCK']._serialized_end=961
+  _globals['_EMAILBLOCK']._serialized_start=964
+  _globals['_EMAILBLOCK']._serialized_end=1172
+  _globals['_CUSTOMWEBHOOKBLOCK']._serialized_start=1175
+  _globals['_CUSTOMWEBHOOKBLOCK']._serialized_end=1524
+  _globals['_CUSTOMWEBHOOKBLOCK_HEADERSENTRY']._serialized_start=771
+  _globals['_CUSTOMWEBHOOKBLOCK_HEADERSENTRY']._serialized_end=817
+  _globals['_CUSTOMWEBHOOKBLOCK_SECRETSENTRY']._serialized_start=1478
+  _globals['_CUSTOMWEBHOOKBLOCK_SECRETSENTRY']._serialized_end=1524
+  _globals['_APPRISEBLOCK']._serialized_start=1526
+  _globals['_APPRISEBLOCK']._serialized_end=1581
 # @@protoc_insertion_point(module_scope)

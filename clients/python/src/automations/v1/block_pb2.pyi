@@ -142,6 +142,7 @@ class WebhookBlock(_message.Message):
     method: _builtins.str
     allow_private_urls: _builtins.bool
     verify: _builtins.bool
+    """Verify the TLS certificate; unset means true."""
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -151,13 +152,15 @@ class WebhookBlock(_message.Message):
         method: _builtins.str = ...,
         headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         allow_private_urls: _builtins.bool = ...,
-        verify: _builtins.bool = ...,
+        verify: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_verify", b"_verify", "verify", b"verify"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_private_urls", b"allow_private_urls", "headers", b"headers", "method", b"method", "url", b"url", "verify", b"verify"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_verify", b"_verify", "allow_private_urls", b"allow_private_urls", "headers", b"headers", "method", b"method", "url", b"url", "verify", b"verify"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__verify: _TypeAlias = _typing.Literal["verify"]  # noqa: Y015
+    _WhichOneofArgType__verify: _TypeAlias = _typing.Literal["_verify", b"_verify"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__verify) -> _WhichOneofReturnType__verify | None: ...
 
 Global___WebhookBlock: _TypeAlias = WebhookBlock  # noqa: Y015
 

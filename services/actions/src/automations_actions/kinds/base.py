@@ -6,7 +6,7 @@ executors never see protobuf, NATS or the database.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,10 +50,20 @@ class ActionFailed(Exception):
 
     transient = False
 
-    def __init__(self, reason: str, result: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        result: Mapping[str, Any] | None = None,
+        *,
+        rendered_request: Mapping[str, Any] | None = None,
+        resulting_related: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.result = dict(result or {})
+        # What was sent and what was acted upon, when the failure came after sending.
+        self.rendered_request = dict(rendered_request) if rendered_request is not None else None
+        self.resulting_related = list(resulting_related or [])
 
 
 class TransientFailure(ActionFailed):
@@ -73,3 +83,14 @@ class ObjectLoader(Protocol):
     """
 
     async def load(self, kind: str, object_id: str) -> dict[str, Any] | None: ...
+
+
+class TemplateRenderer(Protocol):
+    """Renders templates against one invocation's context (built once, objects on demand).
+
+    Raises TemplateProblem for a template that cannot be rendered.
+    """
+
+    async def render_many(
+        self, invocation: ActionInvocation, sources: Sequence[str]
+    ) -> list[str]: ...

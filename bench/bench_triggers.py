@@ -1,0 +1,562 @@
+"""Triggers benchmarks: evaluator throughput, proactive firing lateness, memory per bucket.
+
+Everything runs against a real nats-server started here and the real triggers service,
+started as its own process (`python -m automations_triggers`) on an SQLite file, so the
+figures include decoding, evaluation, the batch's transaction, publishing and acking.
+
+1. Throughput: N events are published to EVENTS first; the service is then started with
+   10, 1,000 or 10,000 automations (exact names, trailing `*`, general globs, pinned
+   resource ids, `for_each`, proactive) and timed until its durable consumer's ack floor
+   reaches the last event (acked after its state, outbox and position are committed).
+   About 1% of the events match an automation.
+2. Proactive lateness: 10,000 keys of a proactive `for_each` trigger are armed over ~3 s;
+   lateness = when the TriggeredAction reaches the ACTIONS subject minus the window's end.
+3. Memory per live bucket: tracemalloc over the engine, marginal cost of 10,000 more
+   buckets (the seen-event set is full by then, so it does not count); the service's RSS
+   growth per armed key in (2) is printed too.
+
+Environment: BENCH_TRIGGERS_EVENTS (default 30000), BENCH_TRIGGERS_RUNS (default 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import random
+import statistics
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nats
+import sqlalchemy as sa
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from automations.v1 import event_pb2 as epb
+from automations.v1 import stream_pb2 as spb
+from automations_common.broker import OutgoingMessage, ensure_streams, publish_all
+from automations_common.database import create_engine, migrate
+from automations_common.devstack import (
+    ManagedProcess,
+    NatsServer,
+    free_port,
+    service_process,
+    wait_for_health,
+)
+from automations_common.ids import new_id
+from automations_common.streams import Streams
+from automations_triggers.app import MIGRATIONS, VERSION_TABLE
+from automations_triggers.automations import with_new_trigger_ids
+from automations_triggers.documents import AutomationDocument
+from automations_triggers.engine import Engine
+from automations_triggers.loading import to_engine_automation
+from automations_triggers.model import Event
+from automations_triggers.tables import automation as automation_table
+from automations_triggers.validation import validate_automation
+
+EVENTS = int(os.environ.get("BENCH_TRIGGERS_EVENTS", "30000"))
+RUNS = int(os.environ.get("BENCH_TRIGGERS_RUNS", "3"))
+# For profiling one part: a comma-separated subset of throughput,lateness,memory.
+ONLY = set(os.environ.get("BENCH_TRIGGERS_ONLY", "throughput,lateness,memory").split(","))
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_TRIGGERS_SIZES", "10,1000,10000").split(","))
+MATCHING = 0.01
+LIVE_BUCKETS = 10_000
+ARM_SECONDS = 3.0
+PROACTIVE_WITHIN = 10.0
+
+TARGET_THROUGHPUT = 10_000.0
+TARGET_RATIO = 0.7
+TARGET_LATENESS_P99 = 1.0
+TARGET_BYTES_PER_BUCKET = 1024.0
+
+
+# -- workload ------------------------------------------------------------------------------
+
+
+def _trigger(i: int) -> dict[str, Any]:
+    """Automation i's trigger; the kinds rotate so every size has the same mix."""
+    kind = i % 6
+    if kind == 0:  # exact name
+        return {"type": "event", "expect": [f"acme.order.{i}.placed"], "threshold": 1}
+    if kind == 1:  # trailing wildcard
+        return {"type": "event", "expect": [f"acme.job.{i}.*"], "threshold": 3, "within": 60}
+    if kind == 2:  # general glob
+        return {"type": "event", "expect": [f"acme.batch.{i}.*.failed"], "threshold": 1}
+    if kind == 3:  # one shared name, a pinned resource id each
+        return {
+            "type": "event",
+            "expect": ["acme.shared.ping"],
+            "match": {"prefect.resource.id": f"acme.device.{i}"},
+            "threshold": 2,
+            "within": 30,
+        }
+    if kind == 4:  # for_each
+        return {
+            "type": "event",
+            "expect": [f"acme.step.{i}.done"],
+            "for_each": ["prefect.resource.id"],
+            "threshold": 2,
+            "within": 60,
+        }
+    return {  # proactive, one bucket per run that started
+        "type": "event",
+        "posture": "Proactive",
+        "after": [f"acme.task.{i}.started"],
+        "expect": [f"acme.task.{i}.finished"],
+        "for_each": ["prefect.resource.id"],
+        "threshold": 1,
+        "within": 600,
+    }
+
+
+def _document(name: str, trigger: dict[str, Any]) -> AutomationDocument:
+    doc = AutomationDocument(name=name, trigger=trigger, actions=[{"type": "do-nothing"}])
+    doc = validate_automation(doc)
+    assert doc.trigger is not None
+    doc.trigger = with_new_trigger_ids(doc.trigger, new_id)
+    now = datetime.now(UTC)
+    doc.id, doc.created, doc.updated = new_id(), now, now
+    return doc
+
+
+def _event(name: str, resource_id: str, rng: random.Random, now: datetime) -> epb.Event:
+    """A Prefect-sized event: a few labels, two related resources, a small payload."""
+    event = epb.Event(
+        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        event=name,
+        resource=epb.Resource(
+            labels={"prefect.resource.id": resource_id, "prefect.resource.name": "thing"}
+        ),
+        related=[
+            epb.Resource(
+                labels={
+                    "prefect.resource.id": f"prefect.flow.{rng.randrange(100)}",
+                    "prefect.resource.role": "flow",
+                }
+            ),
+            epb.Resource(
+                labels={"prefect.resource.id": "prefect.tag.bench", "prefect.resource.role": "tag"}
+            ),
+        ],
+    )
+    event.payload.update({"attempt": rng.randrange(5), "message": "a short message"})
+    event.occurred_time.FromDatetime(now)
+    event.received_time.FromDatetime(now)
+    return event
+
+
+def _matching(i: int, rng: random.Random, now: datetime) -> epb.Event:
+    run = f"acme.run.{rng.randrange(50)}"
+    kind = i % 6
+    if kind == 0:
+        return _event(f"acme.order.{i}.placed", run, rng, now)
+    if kind == 1:
+        return _event(f"acme.job.{i}.progress", run, rng, now)
+    if kind == 2:
+        return _event(f"acme.batch.{i}.step7.failed", run, rng, now)
+    if kind == 3:
+        return _event("acme.shared.ping", f"acme.device.{i}", rng, now)
+    if kind == 4:
+        return _event(f"acme.step.{i}.done", run, rng, now)
+    state = "started" if rng.random() < 0.6 else "finished"
+    return _event(f"acme.task.{i}.{state}", run, rng, now)
+
+
+def _noise(rng: random.Random, now: datetime) -> epb.Event:
+    """Names that reach the index's tables (and prefix/glob checks) but match nothing."""
+    j = rng.randrange(1_000_000)
+    kind = j % 5
+    if kind == 0:
+        return _event(f"acme.order.{j}.shipped", f"acme.run.{j}", rng, now)
+    if kind == 1:
+        return _event("acme.shared.ping", f"acme.other.{j}", rng, now)
+    if kind == 2:
+        return _event(f"acme.batch.{j}.step.ok", f"acme.run.{j}", rng, now)
+    if kind == 3:
+        return _event("prefect.flow-run.Running", f"prefect.flow-run.{j}", rng, now)
+    return _event(f"acme.metrics.{j}", f"acme.run.{j}", rng, now)
+
+
+def _events(size: int, count: int, seed: int) -> list[epb.Event]:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    return [
+        _matching(rng.randrange(size), rng, now) if rng.random() < MATCHING else _noise(rng, now)
+        for _ in range(count)
+    ]
+
+
+# -- plumbing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    process: ManagedProcess
+    database_url: str
+
+    def rss_bytes(self) -> int:
+        assert self.process.process is not None
+        status = Path(f"/proc/{self.process.process.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+
+async def _store_automations(database_url: str, docs: Sequence[AutomationDocument]) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine, MIGRATIONS, VERSION_TABLE)
+        rows = [
+            {
+                "id": d.id,
+                "workspace": "default",
+                "name": d.name,
+                "description": "",
+                "enabled": True,
+                "tags": [],
+                "trigger": d.trigger,
+                "actions": d.actions,
+                "actions_on_trigger": [],
+                "actions_on_resolve": [],
+                "owner_resource": None,
+                "created": d.created,
+                "updated": d.updated,
+            }
+            for d in docs
+        ]
+        async with engine.begin() as connection:
+            for start in range(0, len(rows), 2000):
+                await connection.execute(sa.insert(automation_table), rows[start : start + 2000])
+    finally:
+        await engine.dispose()
+
+
+async def _start_service(
+    nats_url: str, namespace: str, work: Path, docs: Sequence[AutomationDocument]
+) -> Service:
+    database_url = f"sqlite+aiosqlite:///{work / (namespace + '.db')}"
+    await _store_automations(database_url, docs)
+    port = free_port()
+    env = {
+        "TRIGGERS_NATS__URL": nats_url,
+        "TRIGGERS_NATS__NAMESPACE": namespace,
+        "TRIGGERS_GRPC__PORT": str(port),
+        "TRIGGERS_DATA_DIR": str(work),
+        "TRIGGERS_DATABASE_URL": database_url,
+        "TRIGGERS_RECONCILE_SECONDS": "3600",
+        "TRIGGERS_LOG_LEVEL": "WARNING",
+    }
+    process = service_process("triggers", env, work / f"{namespace}.log")
+    process.start()
+    await asyncio.to_thread(wait_for_health, f"127.0.0.1:{port}", 120.0, process)
+    return Service(process, database_url)
+
+
+async def _publish(js: JetStreamContext, streams: Streams, events: Sequence[epb.Event]) -> int:
+    """Publish with pipelined acks; the stream sequence of the last one."""
+    subject = streams.events_subject()
+    last = 0
+    for start in range(0, len(events), 5000):
+        acks = await publish_all(
+            js,
+            [
+                OutgoingMessage(subject, e.SerializeToString(), e.id)
+                for e in events[start : start + 5000]
+            ],
+            timeout_seconds=60.0,
+        )
+        last = max(a.seq or 0 for a in acks)
+    return last
+
+
+async def _drop_streams(js: JetStreamContext, streams: Streams) -> None:
+    for name in (streams.events_stream, streams.actions_stream):
+        try:
+            await js.delete_stream(name)
+        except Exception as exc:
+            print(f"  (could not delete stream {name}: {exc})")
+
+
+# -- 1. throughput --------------------------------------------------------------------------
+
+
+async def _throughput_run(
+    nc: NatsClient, nats_url: str, work: Path, size: int, run: int, docs: list[AutomationDocument]
+) -> float:
+    js = nc.jetstream()
+    namespace = f"bt{size}r{run}x{uuid.uuid4().hex[:6]}"
+    streams = Streams(namespace)
+    await ensure_streams(js, streams.stream_configs())
+    last = await _publish(js, streams, _events(size, EVENTS, seed=run))
+    service = await _start_service(nats_url, namespace, work, docs)
+    try:
+        first_floor, first_time = -1, 0.0
+        deadline = time.perf_counter() + 300
+        while True:
+            info = await js.consumer_info(streams.events_stream, "triggers")
+            now = time.perf_counter()
+            floor = (info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+            if first_floor < 0:
+                first_floor, first_time = floor, now
+            if floor >= last:
+                break
+            if now > deadline or not service.process.running:
+                tail = service.process.log_tail()
+                raise RuntimeError(f"service stalled at {floor}/{last}\n{tail}")
+            await asyncio.sleep(0.02)
+        if last - first_floor < EVENTS // 2:
+            raise RuntimeError("the service processed most events before it reported SERVING")
+        return (last - first_floor) / (now - first_time)
+    finally:
+        service.process.stop()
+        await _drop_streams(js, streams)
+
+
+async def bench_throughput(nc: NatsClient, nats_url: str, work: Path) -> dict[int, float]:
+    docs = {size: [_document(f"bench-{i}", _trigger(i)) for i in range(size)] for size in SIZES}
+    rates: dict[int, list[float]] = {size: [] for size in SIZES}
+    for run in range(RUNS):
+        for size in SIZES:  # interleaved, so machine noise spreads over every size
+            rate = await _throughput_run(nc, nats_url, work, size, run, docs[size])
+            rates[size].append(rate)
+            print(f"  run {run + 1}: {size:>6} automations: {rate:>9,.0f} events/s", flush=True)
+    return {size: statistics.median(values) for size, values in rates.items()}
+
+
+# -- 2. proactive lateness ------------------------------------------------------------------
+
+
+@dataclass
+class Lateness:
+    p50: float
+    p99: float
+    worst: float
+    fired: int
+    rss_per_bucket: float
+
+
+async def _lateness_run(nc: NatsClient, nats_url: str, work: Path, run: int) -> Lateness:
+    js = nc.jetstream()
+    namespace = f"bl{run}x{uuid.uuid4().hex[:6]}"
+    streams = Streams(namespace)
+    await ensure_streams(js, streams.stream_configs())
+    doc = _document(
+        "lateness",
+        {
+            "type": "event",
+            "posture": "Proactive",
+            "after": ["bench.armed"],
+            "expect": ["bench.done"],
+            "for_each": ["prefect.resource.id"],
+            "threshold": 1,
+            "within": PROACTIVE_WITHIN,
+        },
+    )
+    arrivals: list[tuple[float, spb.TriggeredAction]] = []
+
+    async def on_action(msg: Msg) -> None:
+        arrivals.append((time.time(), spb.TriggeredAction.FromString(msg.data)))
+
+    subscription = await nc.subscribe(streams.actions_subject(), cb=on_action)
+    service = await _start_service(nats_url, namespace, work, [doc])
+    try:
+        await asyncio.sleep(0.5)
+        rss_before = service.rss_bytes()
+        rng = random.Random(run)
+        subject = streams.events_subject()
+        steps = 20
+        per_step = LIVE_BUCKETS // steps
+        started = time.perf_counter()
+        for step in range(steps):
+            now = datetime.now(UTC)
+            batch = [
+                _event("bench.armed", f"bench.key.{step * per_step + k}", rng, now)
+                for k in range(per_step)
+            ]
+            await publish_all(
+                js, [OutgoingMessage(subject, e.SerializeToString(), e.id) for e in batch]
+            )
+            pause = started + ARM_SECONDS * (step + 1) / steps - time.perf_counter()
+            await asyncio.sleep(max(0.0, pause))
+        await asyncio.sleep(2.0)  # evaluated and committed, long before the first deadline
+        rss_after = service.rss_bytes()
+        limit = time.perf_counter() + PROACTIVE_WITHIN + 30
+        while len(arrivals) < LIVE_BUCKETS and time.perf_counter() < limit:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        late = sorted(
+            at - (a.triggering_event.occurred_time.ToDatetime(UTC).timestamp() + PROACTIVE_WITHIN)
+            for at, a in arrivals
+        )
+        if not late:
+            raise RuntimeError(f"nothing fired\n{service.process.log_tail()}")
+        return Lateness(
+            p50=late[len(late) // 2],
+            p99=late[min(len(late) - 1, int(len(late) * 0.99))],
+            worst=late[-1],
+            fired=len(late),
+            rss_per_bucket=(rss_after - rss_before) / LIVE_BUCKETS,
+        )
+    finally:
+        await subscription.unsubscribe()
+        service.process.stop()
+        await _drop_streams(js, streams)
+
+
+async def bench_lateness(nc: NatsClient, nats_url: str, work: Path) -> Lateness:
+    runs = []
+    for run in range(RUNS):
+        result = await _lateness_run(nc, nats_url, work, run)
+        runs.append(result)
+        print(
+            f"  run {run + 1}: p50 {result.p50:.3f} s, p99 {result.p99:.3f} s, "
+            f"max {result.worst:.3f} s, fired {result.fired:,}/{LIVE_BUCKETS:,}, "
+            f"service RSS +{result.rss_per_bucket:,.0f} B per armed key",
+            flush=True,
+        )
+    return Lateness(
+        p50=statistics.median(r.p50 for r in runs),
+        p99=statistics.median(r.p99 for r in runs),
+        worst=statistics.median(r.worst for r in runs),
+        fired=min(r.fired for r in runs),
+        rss_per_bucket=statistics.median(r.rss_per_bucket for r in runs),
+    )
+
+
+# -- 3. memory per bucket -------------------------------------------------------------------
+
+
+def _arm(engine: Engine, first: int, count: int, now: datetime) -> None:
+    for start in range(first, first + count, 256):
+        batch = [
+            Event(
+                id=str(uuid.uuid4()),
+                occurred=now,
+                event="bench.armed",
+                resource={"prefect.resource.id": f"bench.key.{k}", "prefect.resource.name": "x"},
+                related=(
+                    {"prefect.resource.id": "prefect.flow.1", "prefect.resource.role": "flow"},
+                    {"prefect.resource.id": "prefect.tag.bench", "prefect.resource.role": "tag"},
+                ),
+                payload={"attempt": 1, "message": "a short message"},
+                received=now,
+            )
+            for k in range(start, min(start + 256, first + count))
+        ]
+        engine.process(batch, now)
+
+
+def _traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def bench_memory() -> tuple[float, float]:
+    """(marginal bytes per bucket from 10k to 20k buckets, average bytes at 20k)."""
+    doc = _document(
+        "memory",
+        {
+            "type": "event",
+            "posture": "Proactive",
+            "after": ["bench.armed"],
+            "expect": ["bench.done"],
+            "for_each": ["prefect.resource.id"],
+            "threshold": 1,
+            "within": 3600,
+        },
+    )
+    automation = to_engine_automation(doc)
+    assert automation is not None
+    now = datetime.now(UTC)
+    tracemalloc.start()
+    try:
+        base = _traced()
+        engine = Engine()
+        engine.load([automation])
+        _arm(engine, 0, LIVE_BUCKETS, now)
+        middle = _traced()
+        _arm(engine, LIVE_BUCKETS, LIVE_BUCKETS, now + timedelta(seconds=1))
+        end = _traced()
+        assert len(engine.export_state()) >= 2 * LIVE_BUCKETS
+    finally:
+        tracemalloc.stop()
+    return (end - middle) / LIVE_BUCKETS, (end - base) / (2 * LIVE_BUCKETS)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+async def _main() -> int:
+    rates: dict[int, float] = {}
+    lateness: Lateness | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-triggers-") as tmp:
+        work = Path(tmp)
+        server = NatsServer(free_port(), work / "nats", work / "nats.log")
+        server.start()
+        try:
+            server.wait_ready()
+            nc = await nats.connect(server.url)
+            try:
+                if "throughput" in ONLY:
+                    print(
+                        f"throughput: {EVENTS:,} events (~{MATCHING:.0%} matching), "
+                        f"median of {RUNS} runs",
+                        flush=True,
+                    )
+                    rates = await bench_throughput(nc, server.url, work)
+                if "lateness" in ONLY:
+                    print(f"proactive lateness: {LIVE_BUCKETS:,} live buckets", flush=True)
+                    lateness = await bench_lateness(nc, server.url, work)
+            finally:
+                await nc.close()
+        finally:
+            server.stop()
+
+    print("\nresults (medians)")
+    if rates:
+        for size in SIZES:
+            print(f"  throughput, {size:>6,} automations: {rates[size]:>9,.0f} events/s")
+        top = rates[SIZES[-1]]
+        ratio = top / rates[SIZES[0]]
+        print(
+            f"  throughput with 10,000 automations: {top:,.0f} events/s "
+            f"(target >= {TARGET_THROUGHPUT:,.0f}): {_verdict(top >= TARGET_THROUGHPUT)}"
+        )
+        print(
+            f"  ratio 10,000 / 10: {ratio:.2f} (target >= {TARGET_RATIO}): "
+            f"{_verdict(ratio >= TARGET_RATIO)}"
+        )
+    if lateness is not None:
+        met = lateness.p99 <= TARGET_LATENESS_P99 and lateness.fired == LIVE_BUCKETS
+        print(
+            f"  proactive lateness p99: {lateness.p99:.3f} s (p50 {lateness.p50:.3f} s, "
+            f"max {lateness.worst:.3f} s, fired {lateness.fired:,}/{LIVE_BUCKETS:,}) "
+            f"(target <= {TARGET_LATENESS_P99} s): {_verdict(met)}"
+        )
+    if "memory" in ONLY:
+        marginal, average = bench_memory()
+        print(
+            f"  memory per live bucket: {marginal:,.0f} B marginal, {average:,.0f} B average "
+            f"(target <= {TARGET_BYTES_PER_BUCKET:,.0f} B): "
+            f"{_verdict(marginal <= TARGET_BYTES_PER_BUCKET)}"
+        )
+        if lateness is not None:
+            print(f"  service RSS growth: {lateness.rss_per_bucket:,.0f} B per armed key")
+    return 0
+
+
+def main() -> int:
+    return asyncio.run(_main())

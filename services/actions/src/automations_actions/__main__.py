@@ -1,0 +1,42 @@
+"""Entry point: `python -m automations_actions` (settings from ACTIONS_* environment)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from automations_actions.app import build
+from automations_actions.settings import ActionsSettings
+from automations_common.lifecycle import run_until_signalled
+from automations_common.logs import configure_logging
+
+DESCRIPTION = """Runs the actions service: consumes ACTIONS, carries out each action once,
+serves BlockService and ActionService over gRPC (default port 7473).
+
+Configured by environment: ACTIONS_NATS__URL, ACTIONS_NATS__NAMESPACE,
+ACTIONS_GRPC__HOST, ACTIONS_GRPC__PORT, ACTIONS_DATABASE_URL, ACTIONS_DATA_DIR,
+ACTIONS_PREFECT_API_URL, ACTIONS_PREFECT_API_KEY or ACTIONS_PREFECT_AUTH_STRING,
+ACTIONS_UI_URL, ACTIONS_AUTOMATIONS_API_URL, ACTIONS_SECRET_KEY,
+ACTIONS_PRIVATE_URL_ALLOWLIST (CIDRs or hosts, comma-separated), ACTIONS_RETRY__MAX_ATTEMPTS,
+ACTIONS_LOG_LEVEL."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="automations-actions",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+    settings = ActionsSettings()
+    configure_logging("actions", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+async def serve(settings: ActionsSettings) -> None:
+    # Built inside the running loop: the gRPC server binds to the loop it is created on.
+    await run_until_signalled(build(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""Carries out a batch of delivered actions exactly once each, with the ledger as the record.
+
+Per action: a terminal ledger row means a redelivery (ack, skip); otherwise the attempt is
+written (RUNNING) before acting, the executor runs, and the row is made terminal
+(SUCCEEDED / FAILED) or RETRYING with a backoff delay until the attempts run out.
+Transport-free: the consumer turns verdicts into ack / nak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from automations_actions.action_events import OutgoingEvent, outcome_event, triggered_event
+from automations_actions.kinds.base import (
+    ActionFailed,
+    ActionInvocation,
+    ActionOutcome,
+    Executor,
+    TransientFailure,
+)
+from automations_actions.runs import ActionRun, Attempt, RetryPolicy, RunState
+
+log = logging.getLogger(__name__)
+
+
+class Ledger(Protocol):
+    async def load(self, ids: Sequence[str]) -> dict[str, ActionRun]: ...
+
+    async def save(self, runs: Sequence[ActionRun]) -> None: ...
+
+
+class EventSink(Protocol):
+    async def emit(self, events: Sequence[OutgoingEvent]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivered action: its invocation, or why it could not be read."""
+
+    workspace: str
+    invocation: ActionInvocation | None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to tell the broker: `ack`, `nak` after `delay` seconds, or `ignore` (in flight)."""
+
+    kind: str
+    delay: float = 0.0
+
+
+ACK = Verdict("ack")
+IGNORE = Verdict("ignore")
+
+
+@dataclass
+class _Work:
+    delivery: Delivery
+    invocation: ActionInvocation
+    run: ActionRun
+    attempt: Attempt
+    verdict: Verdict = ACK
+    events: list[OutgoingEvent] = field(default_factory=list)
+
+
+@dataclass
+class Dispatcher:
+    ledger: Ledger
+    executors: Mapping[str, Executor]
+    events: EventSink
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int = 64
+    # A RUNNING row younger than this belongs to an attempt still under way somewhere.
+    lease_seconds: float = 60.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._in_flight: set[str] = set()
+        self._ends = GroupCommit(self.ledger)
+
+    async def dispatch(self, deliveries: Sequence[Delivery]) -> list[Verdict]:
+        """Carry out a batch; one verdict per delivery, in order."""
+        verdicts: list[Verdict] = [ACK] * len(deliveries)
+        now = self.clock()
+        readable = [
+            (i, d, d.invocation) for i, d in enumerate(deliveries) if d.invocation is not None
+        ]
+        for delivery in deliveries:
+            if delivery.invocation is None:
+                # A message nobody can read will not get better: drop it, loudly.
+                log.error("dropping an unreadable action message: %s", delivery.problem)
+        existing = await self.ledger.load([inv.action_id for _, _, inv in readable])
+        work: list[tuple[int, _Work]] = []
+        finished_now: list[ActionRun] = []
+        events: list[OutgoingEvent] = []
+        seen: set[str] = set()
+        for i, delivery, invocation in readable:
+            action_id = invocation.action_id
+            if action_id in self._in_flight or action_id in seen:
+                verdicts[i] = IGNORE
+                continue
+            seen.add(action_id)
+            run = existing.get(action_id)
+            if run is not None and run.terminal:
+                log.info("action %s already %s; skipping the redelivery", action_id, run.state)
+                continue
+            if run is not None and run.state == RunState.RUNNING and run.attempts:
+                age = (now - run.attempts[-1].started).total_seconds()
+                if age < self.lease_seconds:
+                    verdicts[i] = Verdict("nak", self.lease_seconds - age)
+                    continue
+            if run is None:
+                run = _new_run(invocation, delivery.workspace, now)
+            if len(run.attempts) >= self.retry.max_attempts:
+                # Every attempt was started and none ended: the service kept stopping.
+                run = _finish(
+                    run,
+                    RunState.FAILED,
+                    now,
+                    f"gave up after {len(run.attempts)} attempts that did not finish",
+                )
+                finished_now.append(run)
+                events.append(_failed_event(invocation, run, now))
+                continue
+            attempt = Attempt(number=len(run.attempts) + 1, started=now)
+            run = replace(
+                run, state=RunState.RUNNING, updated=now, attempts=[*run.attempts, attempt]
+            )
+            work.append((i, _Work(delivery, invocation, run, attempt)))
+        await self.ledger.save([w.run for _, w in work] + finished_now)
+        await self._emit(events)
+        for _, w in work:
+            self._in_flight.add(w.invocation.action_id)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _, w in work:
+                    group.create_task(self._attempt(w))
+        finally:
+            for _, w in work:
+                self._in_flight.discard(w.invocation.action_id)
+        for i, w in work:
+            verdicts[i] = w.verdict
+        return verdicts
+
+    async def _attempt(self, w: _Work) -> None:
+        """Run one attempt, then record its end and emit its events at once.
+
+        Recording each end as it comes (group-committed with the others) keeps the window
+        in which a crash would repeat an already finished action as small as one write.
+        """
+        await self._carry_out(w)
+        await self._ends.save(w.run)
+        await self._emit(w.events)
+
+    async def _carry_out(self, w: _Work) -> None:
+        invocation = w.invocation
+        executor = self.executors.get(invocation.action_type)
+        outcome: ActionOutcome | None = None
+        failure: ActionFailed | None = None
+        async with self._slots:
+            started = time.monotonic()
+            try:
+                if executor is None:
+                    raise ActionFailed(
+                        f"this service cannot carry out {invocation.action_type!r} actions"
+                    )
+                outcome = await executor(invocation)
+            except ActionFailed as exc:
+                failure = exc
+            except Exception as exc:  # a bug in an executor must not stop the others
+                log.exception("action %s (%s) raised", invocation.action_id, invocation.action_type)
+                failure = TransientFailure(f"internal error: {type(exc).__name__}: {exc}")
+        now = self.clock()
+        attempt = replace(w.attempt, duration_seconds=round(time.monotonic() - started, 6))
+        run = replace(w.run, attempts=[*w.run.attempts[:-1], attempt], updated=now)
+        if attempt.number == 1:
+            w.events.append(triggered_event(invocation, run.workspace))
+        if outcome is not None:
+            run = replace(
+                _finish(run, RunState.SUCCEEDED, now, ""),
+                result=outcome.result,
+                rendered_request=outcome.rendered_request,
+            )
+            w.events.append(
+                outcome_event(
+                    invocation,
+                    run.workspace,
+                    succeeded=True,
+                    occurred=now,
+                    result=outcome.result,
+                    resulting_related=outcome.resulting_related,
+                )
+            )
+            w.run = run
+            return
+        assert failure is not None
+        attempt = replace(attempt, error=failure.reason, transient=failure.transient)
+        run = replace(
+            run,
+            attempts=[*run.attempts[:-1], attempt],
+            result=failure.result,
+            rendered_request=failure.rendered_request,
+            reason=failure.reason,
+        )
+        if failure.transient and attempt.number < self.retry.max_attempts:
+            delay = self.retry.delay_after(attempt.number)
+            w.run = replace(run, state=RunState.RETRYING)
+            w.verdict = Verdict("nak", delay)
+            log.info(
+                "action %s attempt %d failed (%s); retrying in %.2f s",
+                invocation.action_id,
+                attempt.number,
+                failure.reason,
+                delay,
+            )
+            return
+        reason = failure.reason
+        if failure.transient:
+            reason = f"gave up after {attempt.number} attempts: {failure.reason}"
+        run = _finish(run, RunState.FAILED, now, reason)
+        w.run = run
+        w.events.append(_failed_event(invocation, run, now, failure.resulting_related))
+
+    async def _emit(self, events: list[OutgoingEvent]) -> None:
+        if not events:
+            return
+        for attempt in range(3):
+            try:
+                await self.events.emit(events)
+                return
+            except Exception as exc:
+                # The ledger is the record; the events are deduplicated by id if re-sent.
+                log.warning("emitting %d action events failed (%s)", len(events), exc)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        log.error("dropped %d action events after 3 tries", len(events))
+
+
+class GroupCommit:
+    """Saves runs as they come, all that queued up during the previous write in one go.
+
+    Alone, a run is written at once; under load, writes batch themselves.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._pending: list[tuple[ActionRun, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def save(self, run: ActionRun) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((run, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._ledger.save([run for run, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
+def _new_run(invocation: ActionInvocation, workspace: str, now: datetime) -> ActionRun:
+    event = invocation.triggering_event or {}
+    return ActionRun(
+        id=invocation.action_id,
+        workspace=workspace,
+        automation_id=str(invocation.automation.get("id", "")),
+        automation_name=str(invocation.automation.get("name", "")),
+        action_index=invocation.action_index,
+        action_type=invocation.action_type,
+        state=RunState.PENDING,
+        firing_id=str(invocation.firing.get("id", "")),
+        triggering_event_id=str(event.get("id", "")),
+        created=now,
+        updated=now,
+    )
+
+
+def _finish(run: ActionRun, state: RunState, now: datetime, reason: str) -> ActionRun:
+    return replace(run, state=state, reason=reason, updated=now, finished=now)
+
+
+def _failed_event(
+    invocation: ActionInvocation,
+    run: ActionRun,
+    now: datetime,
+    resulting_related: list[dict[str, str]] | None = None,
+) -> OutgoingEvent:
+    return outcome_event(
+        invocation,
+        run.workspace,
+        succeeded=False,
+        occurred=now,
+        result=dict(run.result),
+        resulting_related=list(resulting_related or []),
+        reason=run.reason,
+    )

@@ -1,0 +1,145 @@
+"""Composition root: builds the ingest service from its settings; start/stop in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from automations.v1 import events_service_pb2_grpc, webhook_service_pb2_grpc
+from automations_common.broker import connect, ensure_streams
+from automations_common.database import create_engine, migrate
+from automations_common.grpc_server import GrpcServer
+from automations_common.streams import Streams
+from automations_ingest.event_queries import EventQueries
+from automations_ingest.grpc_api import EventsApi
+from automations_ingest.persister import Persister
+from automations_ingest.publisher import EventPublisher, utc_now
+from automations_ingest.retention import run_retention
+from automations_ingest.settings import IngestSettings
+from automations_ingest.store import EventStore
+from automations_ingest.tail import EventTail
+from automations_ingest.webhook_api import WebhookApi
+from automations_ingest.webhook_http import WebhookHttpServer
+from automations_ingest.webhook_store import WebhookStore
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_ingest"
+EVENTS_SERVICE = "automations.v1.EventsService"
+WEBHOOK_SERVICE = "automations.v1.WebhookService"
+
+
+class IngestApp:
+    """The running service: NATS, database, gRPC, the webhook endpoint, background loops."""
+
+    def __init__(self, settings: IngestSettings, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.streams = Streams(settings.nats.namespace)
+        self._clock = clock
+        self._nats: NatsClient | None = None
+        self._engine: AsyncEngine | None = None
+        self._grpc: GrpcServer | None = None
+        self._http: WebhookHttpServer | None = None
+        self._background: asyncio.Task[None] | None = None
+        self.store: EventStore | None = None
+
+    @property
+    def grpc_address(self) -> str:
+        if self._grpc is None:
+            raise RuntimeError("start the service first")
+        return self._grpc.address
+
+    @property
+    def http_url(self) -> str:
+        if self._http is None:
+            raise RuntimeError("the webhook endpoint is not running")
+        return self._http.url
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._nats = await connect(
+            settings.nats.url, "automations-ingest", settings.nats.connect_timeout_seconds
+        )
+        js = self._nats.jetstream()
+        await ensure_streams(js, self.streams.stream_configs())
+        self._engine = create_engine(settings.database_url_for("ingest"))
+        await migrate(self._engine, MIGRATIONS, VERSION_TABLE)
+
+        store = self.store = EventStore(self._engine)
+        queries = EventQueries(self._engine)
+        webhooks = WebhookStore(self._engine, settings.workspace)
+        publisher = EventPublisher(
+            js, self.streams, settings.workspace, settings.limits, self._clock
+        )
+        tail = EventTail(js, self.streams, queries, settings.subscribe, self._clock)
+        events_api = EventsApi(publisher, queries, tail, settings.workspace, self._clock)
+        webhook_api = WebhookApi(webhooks, self._clock)
+        self._grpc = GrpcServer(
+            settings.grpc.host,
+            settings.grpc.port,
+            registrars=[
+                lambda s: events_service_pb2_grpc.add_EventsServiceServicer_to_server(
+                    events_api, s
+                ),
+                lambda s: webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
+                    webhook_api, s
+                ),
+            ],
+            service_names=[EVENTS_SERVICE, WEBHOOK_SERVICE],
+            max_message_bytes=settings.grpc.max_message_bytes,
+        )
+        await self._grpc.start()
+        if settings.http_enabled:
+            self._http = WebhookHttpServer(
+                webhooks,
+                publisher,
+                settings.limits,
+                self._clock,
+                settings.http_host,
+                settings.http_port,
+            )
+            await self._http.start()
+        persister = Persister(js, self.streams, store, settings.persister)
+        self._background = asyncio.create_task(self._run_background(persister, store))
+        await self._grpc.set_serving(True)
+        log.info(
+            "ingest serving gRPC on %s%s",
+            self._grpc.address,
+            f", webhooks on {self._http.url}/hooks/<slug>" if self._http else "",
+        )
+
+    async def _run_background(self, persister: Persister, store: EventStore) -> None:
+        async with asyncio.TaskGroup() as group:
+            if self.settings.persister.enabled:
+                group.create_task(persister.run())
+            group.create_task(run_retention(store, self.settings.retention, self._clock))
+
+    async def stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.set_serving(False)
+        if self._http is not None:
+            await self._http.stop()
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+        if self._grpc is not None:
+            await self._grpc.stop(self.settings.grpc.shutdown_grace_seconds)
+        if self._nats is not None:
+            with contextlib.suppress(Exception):
+                await self._nats.drain()
+        if self._engine is not None:
+            await self._engine.dispose()
+
+
+def build(settings: IngestSettings, clock: Callable[[], datetime] = utc_now) -> IngestApp:
+    """The service, not yet started (no I/O happens here)."""
+    return IngestApp(settings, clock)

@@ -1,0 +1,74 @@
+"""Ingest settings: read once in `__main__` from `INGEST_*` variables, then passed down."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import SettingsConfigDict
+
+from automations_common.settings import DEFAULT_INGEST_PORT, GrpcSettings, ServiceSettings
+
+DEFAULT_HTTP_PORT = 7480
+
+
+class EventLimits(BaseModel):
+    """Prefect's event limits (prefect-semantics.md §1.2) plus caps on one request."""
+
+    max_event_bytes: int = 1_500_000
+    max_labels_per_resource: int = 500
+    max_related_resources: int = 100
+    max_event_name_chars: int = 1024
+    # A request with more events or bytes than this is refused whole (INVALID_ARGUMENT).
+    max_batch_events: int = 10_000
+    max_batch_bytes: int = 48 * 1024 * 1024
+
+
+class RetentionSettings(BaseModel):
+    """How long stored events are kept, by event-name prefix; trimmed in bounded batches."""
+
+    default_days: float = 7.0
+    # Longest matching prefix wins, e.g. {"prefect.flow-run.heartbeat": 1}.
+    days_by_prefix: dict[str, float] = Field(default_factory=dict)
+    interval_seconds: float = 3600.0
+    batch_size: int = 1000
+
+
+class PersisterSettings(BaseModel):
+    """The `ingest-persister` durable consumer that writes EVENTS into the event store."""
+
+    enabled: bool = True
+    batch_size: int = 500
+    fetch_timeout_seconds: float = 1.0
+
+
+class SubscribeSettings(BaseModel):
+    """SubscribeEvents: bounded backfill, then live events through a bounded queue."""
+
+    max_backfill_seconds: float = 15 * 60.0
+    backfill_page_size: int = 250
+    # Live events are read from the stream starting this long before the backfill ends,
+    # so an event the persister has not written yet is still seen (deduped by id).
+    live_overlap_seconds: float = 60.0
+    queue_size: int = 1000
+
+
+def _grpc_default() -> GrpcSettings:
+    return GrpcSettings(port=DEFAULT_INGEST_PORT)
+
+
+class IngestSettings(ServiceSettings):
+    """Everything the ingest service reads from its environment (prefix `INGEST_`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INGEST_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    grpc: GrpcSettings = Field(default_factory=_grpc_default)
+    # Incoming webhooks (`/hooks/{slug}`). `http_port` 0 picks a free port (tests);
+    # set `http_enabled=false` to run without the HTTP endpoint.
+    http_enabled: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = DEFAULT_HTTP_PORT
+    limits: EventLimits = Field(default_factory=EventLimits)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    persister: PersisterSettings = Field(default_factory=PersisterSettings)
+    subscribe: SubscribeSettings = Field(default_factory=SubscribeSettings)

@@ -1,0 +1,120 @@
+"""Checks one event against Prefect's rules and limits; says which field is wrong and why."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from automations_ingest.settings import EventLimits
+
+RESOURCE_ID = "prefect.resource.id"
+RESOURCE_ROLE = "prefect.resource.role"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What validation needs to know about an incoming event (no payload: it is free-form)."""
+
+    id: str
+    has_occurred: bool
+    event: str
+    resource: Mapping[str, str]
+    related: Sequence[Mapping[str, str]]
+    follows: str
+    # The encoded size of the event as it arrived.
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an event is refused and which field (relative to the event) is at fault."""
+
+    reason: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An accepted event's canonical id, or the problem that refuses it."""
+
+    canonical_id: str
+    problem: Problem | None
+
+
+def canonical_uuid(value: str) -> str | None:
+    """The lower-case hyphenated form of a UUID, None if `value` is not one."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def check_event(candidate: Candidate, limits: EventLimits) -> Verdict:
+    """The first problem with `candidate`, or its canonical id when it is acceptable."""
+    problem = _first_problem(candidate, limits)
+    canonical = canonical_uuid(candidate.id) or candidate.id
+    return Verdict(canonical, problem)
+
+
+def _label_field(prefix: str, label: str) -> str:
+    return f'{prefix}.labels["{label}"]'
+
+
+def _first_problem(c: Candidate, limits: EventLimits) -> Problem | None:
+    if not c.id:
+        return Problem("the event id is required (a UUID)", "id")
+    if canonical_uuid(c.id) is None:
+        return Problem(f"{c.id[:80]!r} is not a valid UUID", "id")
+    if c.size_bytes > limits.max_event_bytes:
+        return Problem(
+            f"the event is {c.size_bytes} bytes; at most {limits.max_event_bytes} are allowed",
+            "",
+        )
+    if not c.has_occurred:
+        return Problem("occurred_time is required", "occurred_time")
+    if not c.event:
+        return Problem("the event name is required", "event")
+    if len(c.event) > limits.max_event_name_chars:
+        return Problem(
+            f"the event name is {len(c.event)} characters; "
+            f"at most {limits.max_event_name_chars} are allowed",
+            "event",
+        )
+    problem = _resource_problem(c.resource, "resource", limits, needs_role=False)
+    if problem is not None:
+        return problem
+    if len(c.related) > limits.max_related_resources:
+        return Problem(
+            f"{len(c.related)} related resources; "
+            f"at most {limits.max_related_resources} are allowed",
+            "related",
+        )
+    for index, related in enumerate(c.related):
+        problem = _resource_problem(related, f"related[{index}]", limits, needs_role=True)
+        if problem is not None:
+            return problem
+    if c.follows and canonical_uuid(c.follows) is None:
+        return Problem(f"{c.follows[:80]!r} is not a valid UUID", "follows")
+    return None
+
+
+def _resource_problem(
+    labels: Mapping[str, str], path: str, limits: EventLimits, *, needs_role: bool
+) -> Problem | None:
+    if len(labels) > limits.max_labels_per_resource:
+        return Problem(
+            f"{len(labels)} labels; at most {limits.max_labels_per_resource} are allowed per "
+            "resource",
+            f"{path}.labels",
+        )
+    if not labels.get(RESOURCE_ID):
+        return Problem(
+            f"{RESOURCE_ID} is required and must not be empty", _label_field(path, RESOURCE_ID)
+        )
+    if needs_role and not labels.get(RESOURCE_ROLE):
+        return Problem(
+            f"a related resource needs a non-empty {RESOURCE_ROLE}",
+            _label_field(path, RESOURCE_ROLE),
+        )
+    return None

@@ -1,0 +1,1 @@
+"""The triggers service: AutomationService and the evaluation of triggers over EVENTS."""

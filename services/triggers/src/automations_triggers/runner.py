@@ -1,0 +1,212 @@
+"""Drives the trigger engine: event batches, deadlines and automation changes.
+
+Every engine call happens under one lock (the engine is single-threaded by contract) and
+its state changes are committed together with the messages they produce (the outbox) and
+the stream position reached. Only then are the messages published; they leave the outbox
+once JetStream has stored them. A crash anywhere replays into the same message ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from automations.v1 import event_pb2 as epb
+from automations_common.broker import OutgoingMessage
+from automations_common.streams import Streams
+from automations_triggers.convert_events import event_from_model, event_to_model
+from automations_triggers.documents import AutomationDocument
+from automations_triggers.engine import Engine, Result
+from automations_triggers.loaded import LoadedAutomations
+from automations_triggers.publisher import firing_messages
+from automations_triggers.state import StateChanges
+from automations_triggers.state_store import EngineStateStore
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Sequence[OutgoingMessage]], Awaitable[object]]
+# The longest the deadline loop sleeps: reactive sweeps and lost followers happen there too.
+MAX_IDLE_SECONDS = 5.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EngineRunner:
+    def __init__(
+        self,
+        state: EngineStateStore,
+        automations: LoadedAutomations,
+        publish: Publish,
+        streams: Streams,
+        workspace: str,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._state = state
+        self._automations = automations
+        self._publish = publish
+        self._streams = streams
+        self._workspace = workspace
+        self._clock = clock
+        self._engine = Engine()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        # Committed messages not yet known to be stored by JetStream.
+        self._pending: dict[str, OutgoingMessage] = {}
+
+    def is_loaded(self, automation_id: str) -> bool:
+        return automation_id in self._automations
+
+    # -- start-up and automations ------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Reload persisted state and unpublished messages; call before loading automations."""
+        async with self._lock:
+            self._engine = Engine()
+            self._engine.restore_state(await self._state.load_rows())
+            for message in await self._state.load_outbox():
+                self._pending[message.msg_id] = message
+
+    async def replace_all(self, docs: Sequence[AutomationDocument]) -> None:
+        async with self._lock:
+            changes = self._engine.load(self._automations.replace_all(docs))
+            await self._commit(changes, [])
+        self._wake.set()
+
+    async def put(self, doc: AutomationDocument) -> None:
+        async with self._lock:
+            engine_automation = self._automations.put(doc)
+            if engine_automation is None:
+                changes = self._engine.remove(doc.id)
+            else:
+                changes = self._engine.upsert(engine_automation)
+            await self._commit(changes, [])
+        self._wake.set()
+
+    async def remove(self, automation_id: str) -> None:
+        async with self._lock:
+            self._automations.remove(automation_id)
+            await self._commit(self._engine.remove(automation_id), [])
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def handle(self, batch: Sequence[tuple[int, epb.Event]]) -> list[OutgoingMessage]:
+        """Evaluate a batch (stream sequence, event) and commit; the messages to publish."""
+        async with self._lock:
+            if batch:
+                protos = {event.id: event for _, event in batch}
+                result = self._engine.process(
+                    [event_to_model(event) for _, event in batch], self._clock()
+                )
+                position = max(sequence for sequence, _ in batch)
+                await self._commit(result.changes, self._messages(result, protos), position)
+            pending = list(self._pending.values())
+        self._wake.set()  # new buckets may end before the deadline loop's current sleep
+        return pending
+
+    async def published(self, messages: Sequence[OutgoingMessage]) -> None:
+        """JetStream stored these: they leave the outbox."""
+        async with self._lock:
+            done = [m.msg_id for m in messages if m.msg_id in self._pending]
+            if not done:
+                return
+            await self._state.clear_outbox(done)
+            for msg_id in done:
+                self._pending.pop(msg_id, None)
+
+    # -- deadlines ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run_deadlines(self) -> None:
+        """Fire proactive windows when they end (not on a poll), sweep, release followers."""
+        while not self._stopping.is_set():
+            deadline = self._engine.next_deadline()
+            delay = MAX_IDLE_SECONDS
+            if deadline is not None:
+                delay = min(delay, max(0.0, (deadline - self._clock()).total_seconds()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            if self._stopping.is_set():
+                return
+            deadline = self._engine.next_deadline()
+            if deadline is not None and deadline > self._clock():
+                continue  # woken early: sleep again until the (possibly new) deadline
+            try:
+                await self._run_due()
+            except Exception:
+                log.exception("evaluating deadlines failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def _run_due(self) -> None:
+        async with self._lock:
+            result = self._engine.due(self._clock())
+            await self._commit(result.changes, self._messages(result, {}))
+            pending = list(self._pending.values())
+        if pending:
+            await self._publish(pending)
+            await self.published(pending)
+
+    async def flush(self) -> None:
+        """Publish what an earlier run committed but did not get stored."""
+        async with self._lock:
+            pending = list(self._pending.values())
+        if pending:
+            log.info("publishing %d messages left in the outbox", len(pending))
+            await self._publish(pending)
+            await self.published(pending)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _messages(self, result: Result, protos: dict[str, epb.Event]) -> list[OutgoingMessage]:
+        messages: list[OutgoingMessage] = []
+        for firing in result.firings:
+            automation = self._automations.get(firing.automation_id)
+            if automation is None:
+                continue
+            event = firing.triggering_event
+            proto = None
+            if event is not None:
+                proto = protos.get(event.id) or event_from_model(event)
+            log.info(
+                "automation %s (%s) %s",
+                automation.document.name,
+                firing.automation_id,
+                "/".join(sorted(firing.states)),
+            )
+            messages.extend(
+                firing_messages(firing, automation, proto, self._streams, self._workspace)
+            )
+        return messages
+
+    async def _commit(
+        self,
+        changes: StateChanges,
+        messages: list[OutgoingMessage],
+        position: int | None = None,
+    ) -> None:
+        try:
+            await self._state.commit(changes, messages, position)
+        except Exception:
+            # Memory is ahead of the database now: rebuild it from what was committed, so
+            # the redelivered events are evaluated again from that state.
+            log.exception("committing trigger state failed; reloading state from the database")
+            await self._rebuild()
+            raise
+        for message in messages:
+            self._pending[message.msg_id] = message
+
+    async def _rebuild(self) -> None:
+        engine = Engine()
+        with contextlib.suppress(Exception):
+            engine.restore_state(await self._state.load_rows())
+        engine.load(self._automations.engine_automations())
+        self._engine = engine

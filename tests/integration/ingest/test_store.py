@@ -1,0 +1,112 @@
+"""The event store: the persister writes events with their resources; retention trims both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from automations.v1 import events_service_pb2 as pb
+from automations_common.database import create_engine, migrate
+from automations_ingest.app import MIGRATIONS, VERSION_TABLE, IngestApp
+from automations_ingest.events import EventRecord
+from automations_ingest.settings import RetentionSettings
+from automations_ingest.retention import trim_once
+from automations_ingest.store import EventStore
+from automations_ingest.tables import event_resource_table, event_table
+from tests.integration.ingest.conftest import make_event
+from tests.support.waiting import eventually
+
+
+async def test_the_persister_stores_events_with_their_resources(ingest: IngestApp, events_stub) -> None:
+    event = make_event(
+        related=[
+            {"prefect.resource.id": "demo.flow.a", "prefect.resource.role": "flow"},
+            {"prefect.resource.id": "demo.tag.x", "prefect.resource.role": "tag", "extra": "1"},
+        ],
+        payload={"n": 1},
+    )
+    await events_stub.EmitEvents(pb.EmitEventsRequest(events=[event]))
+    assert ingest.store is not None
+    stored = await eventually(lambda: ingest.store.get(event.id), what="the event is stored")
+    assert stored.resource_id == "demo.thing.1"
+    assert stored.payload == {"n": 1}
+    assert stored.received is not None
+
+    engine = create_engine(ingest.settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(
+                        event_resource_table.c.position,
+                        event_resource_table.c.resource_id,
+                        event_resource_table.c.role,
+                        event_resource_table.c.labels,
+                    )
+                    .where(event_resource_table.c.event_id == event.id)
+                    .order_by(event_resource_table.c.position)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (0, "demo.thing.1", ""),
+        (1, "demo.flow.a", "flow"),
+        (2, "demo.tag.x", "tag"),
+    ]
+    assert rows[2][3]["extra"] == "1"
+
+
+def _record(name: str, age: timedelta, now: datetime, index: int) -> EventRecord:
+    return EventRecord(
+        id=f"00000000-0000-4000-8000-{index:012d}",
+        occurred=now - age,
+        event=name,
+        resource={"prefect.resource.id": f"demo.r.{index}"},
+        related=[{"prefect.resource.id": "demo.rel", "prefect.resource.role": "x"}],
+        received=now,
+    )
+
+
+async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine, MIGRATIONS, VERSION_TABLE)
+        store = EventStore(engine)
+        now = datetime.now(UTC)
+        records = [
+            _record("demo.old", timedelta(days=8), now, 1),
+            _record("demo.old", timedelta(days=8), now, 2),
+            _record("demo.recent", timedelta(days=1), now, 3),
+            _record("prefect.flow-run.heartbeat", timedelta(days=2), now, 4),
+            _record("prefect.flow-run.heartbeat.special", timedelta(days=2), now, 5),
+            _record("prefect.flow-run.Completed", timedelta(days=2), now, 6),
+        ]
+        await store.write(records)
+        await store.write(records[:3])  # a redelivery changes nothing
+
+        async def counts() -> tuple[int, int]:
+            async with engine.connect() as connection:
+                events = (await connection.execute(select(func.count()).select_from(event_table))).scalar_one()
+                resources = (
+                    await connection.execute(select(func.count()).select_from(event_resource_table))
+                ).scalar_one()
+            return int(events), int(resources)
+
+        assert await counts() == (6, 12)
+        settings = RetentionSettings(
+            default_days=7,
+            days_by_prefix={
+                "prefect.flow-run.heartbeat": 1,
+                "prefect.flow-run.heartbeat.special": 30,
+            },
+            batch_size=1,
+        )
+        removed = await trim_once(store, settings, now)
+        assert removed == 3
+        assert await counts() == (3, 6)
+        remaining = {r.id for r in records if await store.get(r.id) is not None}
+        assert remaining == {records[2].id, records[4].id, records[5].id}
+    finally:
+        await engine.dispose()

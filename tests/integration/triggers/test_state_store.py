@@ -1,0 +1,43 @@
+"""Engine state, outbox and position commit together and read back (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from automations_common.broker import OutgoingMessage
+from automations_common.database import create_engine, migrate, session_factory
+from automations_triggers.app import MIGRATIONS, VERSION_TABLE
+from automations_triggers.state import StateChanges, StateRow
+from automations_triggers.state_store import EngineStateStore
+
+
+async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_path: Path) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine, MIGRATIONS, VERSION_TABLE)
+        await migrate(engine, MIGRATIONS, VERSION_TABLE)  # idempotent
+        store = EngineStateStore(session_factory(engine), "default", "triggers")
+        assert await store.load_rows() == []
+        assert await store.position() == 0
+
+        rows = [StateRow("bucket", f'["a","t",["{i}"]]', "a", {"count": i}) for i in range(450)]
+        messages = [OutgoingMessage("s", bytes([i]), f"m{i}") for i in range(3)]
+        await store.commit(StateChanges(upserts=rows), messages, position=7)
+        assert len(await store.load_rows()) == 450
+        assert await store.position() == 7
+        assert [m.msg_id for m in await store.load_outbox()] == ["m0", "m1", "m2"]
+
+        changed = StateRow("bucket", rows[0].key, "a", {"count": 99})
+        await store.commit(
+            StateChanges(upserts=[changed], deletes=[(r.kind, r.key) for r in rows[1:]]),
+            position=5,  # never moves backwards
+        )
+        assert await store.load_rows() == [changed]
+        assert await store.position() == 7
+
+        await store.clear_outbox(["m0", "m2"])
+        assert [m.data for m in await store.load_outbox()] == [bytes([1])]
+        other = EngineStateStore(session_factory(engine), "elsewhere", "triggers")
+        assert await other.load_rows() == []  # workspaces are apart
+    finally:
+        await engine.dispose()

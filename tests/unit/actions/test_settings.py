@@ -1,0 +1,35 @@
+"""ActionsSettings from the environment: prefix, nesting, defaults, the allow-list forms."""
+
+from __future__ import annotations
+
+import pytest
+
+from automations_actions.__main__ import main
+from automations_actions.settings import ActionsSettings
+
+
+def test_defaults() -> None:
+    settings = ActionsSettings()
+    assert settings.grpc.port == 7473
+    assert settings.automations_api_url == "127.0.0.1:7472"
+    assert settings.prefect_api_url == ""
+    assert settings.retry.max_attempts == 5
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTIONS_GRPC__PORT", "9999")
+    monkeypatch.setenv("ACTIONS_RETRY__MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("ACTIONS_PRIVATE_URL_ALLOWLIST", "10.0.0.0/8, hooks.internal")
+    settings = ActionsSettings()
+    assert settings.grpc.port == 9999
+    assert settings.retry.max_attempts == 2
+    assert settings.private_url_allowlist == ["10.0.0.0/8", "hooks.internal"]
+    monkeypatch.setenv("ACTIONS_PRIVATE_URL_ALLOWLIST", '["192.168.0.0/16"]')
+    assert ActionsSettings().private_url_allowlist == ["192.168.0.0/16"]
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert "ACTIONS_PREFECT_API_URL" in capsys.readouterr().out
