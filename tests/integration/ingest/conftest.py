@@ -17,15 +17,18 @@ from automations_ingest.app import IngestApp, build
 from automations_ingest.settings import IngestSettings
 
 
-def ingest_settings(nats_url: str, namespace: str, database_url: str, tmp_path: Path, **extra: Any) -> IngestSettings:
-    return IngestSettings(
-        nats=NatsSettings(url=nats_url, namespace=namespace),
-        grpc=GrpcSettings(port=0, shutdown_grace_seconds=0.5),
-        http_port=0,
-        database_url=database_url,
-        data_dir=tmp_path,
-        **extra,
-    )
+def ingest_settings(
+    nats_url: str, namespace: str, database_url: str, tmp_path: Path, **extra: Any
+) -> IngestSettings:
+    values: dict[str, Any] = {
+        "nats": NatsSettings(url=nats_url, namespace=namespace),
+        "grpc": GrpcSettings(port=0, shutdown_grace_seconds=0.5),
+        "http_port": 0,
+        "database_url": database_url,
+        "data_dir": tmp_path,
+    }
+    values.update(extra)
+    return IngestSettings(**values)
 
 
 @pytest.fixture

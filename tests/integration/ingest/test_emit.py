@@ -10,8 +10,11 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from automations.v1 import event_pb2, events_service_pb2
+from automations.v1 import event_pb2, events_service_pb2, events_service_pb2_grpc
+from automations_common.devstack import NatsServer, free_port
+from automations_common.settings import NatsSettings
 from automations_ingest.app import IngestApp
+from automations_ingest.settings import EventLimits
 from tests.integration.ingest.conftest import make_event
 from tests.support.waiting import eventually
 
@@ -91,7 +94,9 @@ async def test_emitting_the_same_event_twice_keeps_one_stream_message_and_one_st
     assert stored.event == "demo.ping"
 
 
-async def test_ids_are_canonicalised_so_case_does_not_defeat_dedupe(ingest: IngestApp, events_stub) -> None:
+async def test_ids_are_canonicalised_so_case_does_not_defeat_dedupe(
+    ingest: IngestApp, events_stub
+) -> None:
     event_id = str(uuid.uuid4())
     upper = make_event(event_id=event_id.upper())
     reply = await events_stub.EmitEvents(events_service_pb2.EmitEventsRequest(events=[upper]))
@@ -102,7 +107,9 @@ async def test_ids_are_canonicalised_so_case_does_not_defeat_dedupe(ingest: Inge
     assert [m.id for m in await _stream_messages(ingest)] == [event_id]
 
 
-async def test_an_empty_batch_is_invalid_argument_and_the_service_keeps_serving(events_stub) -> None:
+async def test_an_empty_batch_is_invalid_argument_and_the_service_keeps_serving(
+    events_stub,
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await events_stub.EmitEvents(events_service_pb2.EmitEventsRequest())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -115,42 +122,33 @@ async def test_an_empty_batch_is_invalid_argument_and_the_service_keeps_serving(
             detail.Unpack(bad_request)
             violations.extend(v.field for v in bad_request.field_violations)
     assert violations == ["events"]
-    reply = await events_stub.EmitEvents(events_service_pb2.EmitEventsRequest(events=[make_event()]))
+    reply = await events_stub.EmitEvents(
+        events_service_pb2.EmitEventsRequest(events=[make_event()])
+    )
     assert reply.accepted_count == 1
 
 
-async def test_a_batch_over_the_event_cap_is_invalid_argument(
-    nats_url, namespace, sqlite_url, tmp_path
+async def test_a_batch_over_the_event_cap_is_invalid_argument(start_ingest) -> None:
+    app = await start_ingest(limits=EventLimits(max_batch_events=3), http_enabled=False)
+    async with grpc.aio.insecure_channel(app.grpc_address) as channel:
+        stub = events_service_pb2_grpc.EventsServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.EmitEvents(
+                events_service_pb2.EmitEventsRequest(events=[make_event() for _ in range(4)])
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "at most 3" in (caught.value.details() or "")
+        reply = await stub.EmitEvents(events_service_pb2.EmitEventsRequest(events=[make_event()]))
+        assert reply.accepted_count == 1
+
+
+async def test_emit_event_stream_acknowledges_each_batch_in_order(
+    ingest: IngestApp, events_stub
 ) -> None:
-    from automations_ingest.app import build
-    from automations_ingest.settings import EventLimits
-    from tests.integration.ingest.conftest import ingest_settings
-
-    app = build(
-        ingest_settings(
-            nats_url, namespace, sqlite_url, tmp_path, limits=EventLimits(max_batch_events=3),
-            http_enabled=False,
-        )
-    )
-    await app.start()
-    try:
-        async with grpc.aio.insecure_channel(app.grpc_address) as channel:
-            stub = __import__(
-                "automations.v1.events_service_pb2_grpc", fromlist=["EventsServiceStub"]
-            ).EventsServiceStub(channel)
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.EmitEvents(
-                    events_service_pb2.EmitEventsRequest(events=[make_event() for _ in range(4)])
-                )
-            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert "at most 3" in (caught.value.details() or "")
-    finally:
-        await app.stop()
-
-
-async def test_emit_event_stream_acknowledges_each_batch_in_order(ingest: IngestApp, events_stub) -> None:
     batches = [
-        events_service_pb2.EmitEventStreamRequest(batch_id="b1", events=[make_event(), make_event()]),
+        events_service_pb2.EmitEventStreamRequest(
+            batch_id="b1", events=[make_event(), make_event()]
+        ),
         events_service_pb2.EmitEventStreamRequest(batch_id="b2"),
         events_service_pb2.EmitEventStreamRequest(
             batch_id="b3", events=[make_event(), make_event(event_id="bad")]
@@ -163,8 +161,35 @@ async def test_emit_event_stream_acknowledges_each_batch_in_order(ingest: Ingest
 
     acks = [ack async for ack in events_stub.EmitEventStream(requests())]
     assert [a.batch_id for a in acks] == ["b1", "b2", "b3"]
-    assert acks[0].accepted_count == 2 and not acks[0].error
+    assert acks[0].accepted_count == 2
+    assert not acks[0].error
     assert "empty" in acks[1].error
     assert acks[2].accepted_count == 1
     assert [r.index for r in acks[2].rejected] == [1]
     assert len(await _stream_messages(ingest)) == 3
+
+
+async def test_nats_down_is_unavailable_and_nothing_is_claimed_accepted(
+    start_ingest, tmp_path
+) -> None:
+    nats_server = NatsServer(free_port(), tmp_path / "own-nats", tmp_path / "own-nats.log")
+    nats_server.start()
+    try:
+        nats_server.wait_ready()
+        app = await start_ingest(
+            nats=NatsSettings(url=nats_server.url, namespace="down"),
+            publish_timeout_seconds=1.0,
+            http_enabled=False,
+        )
+        async with grpc.aio.insecure_channel(app.grpc_address) as channel:
+            stub = events_service_pb2_grpc.EventsServiceStub(channel)
+            reply = await stub.EmitEvents(
+                events_service_pb2.EmitEventsRequest(events=[make_event()])
+            )
+            assert reply.accepted_count == 1
+            nats_server.stop()
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.EmitEvents(events_service_pb2.EmitEventsRequest(events=[make_event()]))
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        nats_server.stop()

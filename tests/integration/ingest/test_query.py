@@ -101,21 +101,37 @@ async def test_every_filter_field(events_stub, stored) -> None:
             ),
             ["e3", "e2"],
         ),
-        ("event prefix", f.EventFilter(event=f.EventNameFilter(prefix=["demo."])), ["e4", "e2", "e1"]),
-        ("event exclude_prefix", f.EventFilter(event=f.EventNameFilter(exclude_prefix=["demo."])), ["e3"]),
+        (
+            "event prefix",
+            f.EventFilter(event=f.EventNameFilter(prefix=["demo."])),
+            ["e4", "e2", "e1"],
+        ),
+        (
+            "event exclude_prefix",
+            f.EventFilter(event=f.EventNameFilter(exclude_prefix=["demo."])),
+            ["e3"],
+        ),
         ("event name", f.EventFilter(event=f.EventNameFilter(name=["demo.pong"])), ["e2"]),
         (
             "event exclude_name",
             f.EventFilter(event=f.EventNameFilter(exclude_name=["demo.ping"])),
             ["e3", "e2"],
         ),
-        ("resource id", f.EventFilter(resource=f.ResourceFilter(id=["demo.thing.1"])), ["e4", "e1"]),
+        (
+            "resource id",
+            f.EventFilter(resource=f.ResourceFilter(id=["demo.thing.1"])),
+            ["e4", "e1"],
+        ),
         (
             "resource id_prefix",
             f.EventFilter(resource=f.ResourceFilter(id_prefix=["demo.thing"])),
             ["e4", "e2", "e1"],
         ),
-        ("resource label glob", f.EventFilter(resource=f.ResourceFilter(labels=_labels(color=["r*"]))), ["e1"]),
+        (
+            "resource label glob",
+            f.EventFilter(resource=f.ResourceFilter(labels=_labels(color=["r*"]))),
+            ["e1"],
+        ),
         (
             "resource label negation (missing label never matches)",
             f.EventFilter(resource=f.ResourceFilter(labels=_labels(color=["!red"]))),
@@ -148,7 +164,9 @@ async def test_every_filter_field(events_stub, stored) -> None:
         ),
         (
             "related labels",
-            f.EventFilter(related=[f.RelatedFilter(labels=_labels(prefect__resource__name=["alp*"]))]),
+            f.EventFilter(
+                related=[f.RelatedFilter(labels=_labels(prefect__resource__name=["alp*"]))]
+            ),
             ["e1"],
         ),
         (
@@ -161,7 +179,11 @@ async def test_every_filter_field(events_stub, stored) -> None:
             f.EventFilter(related=[f.RelatedFilter(id=["demo.thing.1"])]),
             [],
         ),
-        ("any_resource id (related)", f.EventFilter(any_resource=[f.AnyResourceFilter(id=["demo.flow.b"])]), ["e2"]),
+        (
+            "any_resource id (related)",
+            f.EventFilter(any_resource=[f.AnyResourceFilter(id=["demo.flow.b"])]),
+            ["e2"],
+        ),
         (
             "any_resource id (primary)",
             f.EventFilter(any_resource=[f.AnyResourceFilter(id=["demo.thing.1"])]),
@@ -179,8 +201,16 @@ async def test_every_filter_field(events_stub, stored) -> None:
         ),
         ("id", f.EventFilter(id=f.EventIdFilter(id=[ids["e3"]])), ["e3"]),
         ("text: any term", f.EventFilter(text=f.TextFilter(query="hello")), ["e3", "e1"]),
-        ("text: required and excluded", f.EventFilter(text=f.TextFilter(query="+hello -there")), ["e1"]),
-        ("text: OR of terms", f.EventFilter(text=f.TextFilter(query="goodbye HELLO")), ["e3", "e2", "e1"]),
+        (
+            "text: required and excluded",
+            f.EventFilter(text=f.TextFilter(query="+hello -there")),
+            ["e1"],
+        ),
+        (
+            "text: OR of terms",
+            f.EventFilter(text=f.TextFilter(query="goodbye HELLO")),
+            ["e3", "e2", "e1"],
+        ),
         ("text: exclude only", f.EventFilter(text=f.TextFilter(query="-demo")), ["e3"]),
         (
             "text searches related labels",
@@ -212,12 +242,15 @@ async def test_returned_events_keep_every_field(events_stub, stored) -> None:
 
 async def test_page_tokens_walk_the_results_and_belong_to_their_query(events_stub, stored) -> None:
     first = await events_stub.QueryEvents(pb.QueryEventsRequest(page_size=3))
-    assert len(first.events) == 3 and first.total_size == 4 and first.next_page_token
+    assert len(first.events) == 3
+    assert first.total_size == 4
+    assert first.next_page_token
     second = await events_stub.QueryEvents(
         pb.QueryEventsRequest(page_size=3, page_token=first.next_page_token)
     )
     assert [e.id for e in second.events] == [stored["e1"]]
-    assert second.total_size == 4 and not second.next_page_token
+    assert second.total_size == 4
+    assert not second.next_page_token
 
     other_query = pb.QueryEventsRequest(
         page_size=3,
@@ -319,4 +352,5 @@ async def test_unknown_ids_simply_match_nothing(events_stub, stored) -> None:
     page = await events_stub.QueryEvents(
         pb.QueryEventsRequest(filter=f.EventFilter(id=f.EventIdFilter(id=[str(uuid.uuid4())])))
     )
-    assert list(page.events) == [] and page.total_size == 0
+    assert list(page.events) == []
+    assert page.total_size == 0

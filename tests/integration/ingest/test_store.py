@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import nats
 from sqlalchemy import func, select
 
 from automations.v1 import events_service_pb2 as pb
+from automations_common.broker import OutgoingMessage, publish_all
 from automations_common.database import create_engine, migrate
 from automations_ingest.app import MIGRATIONS, VERSION_TABLE, IngestApp
 from automations_ingest.events import EventRecord
-from automations_ingest.settings import RetentionSettings
 from automations_ingest.retention import trim_once
+from automations_ingest.settings import RetentionSettings
 from automations_ingest.store import EventStore
 from automations_ingest.tables import event_resource_table, event_table
 from tests.integration.ingest.conftest import make_event
 from tests.support.waiting import eventually
 
 
-async def test_the_persister_stores_events_with_their_resources(ingest: IngestApp, events_stub) -> None:
+async def test_the_persister_stores_events_with_their_resources(
+    ingest: IngestApp, events_stub
+) -> None:
     event = make_event(
         related=[
             {"prefect.resource.id": "demo.flow.a", "prefect.resource.role": "flow"},
@@ -69,7 +73,9 @@ def _record(name: str, age: timedelta, now: datetime, index: int) -> EventRecord
     )
 
 
-async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(database_url: str) -> None:
+async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(
+    database_url: str,
+) -> None:
     engine = create_engine(database_url)
     try:
         await migrate(engine, MIGRATIONS, VERSION_TABLE)
@@ -88,7 +94,9 @@ async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(datab
 
         async def counts() -> tuple[int, int]:
             async with engine.connect() as connection:
-                events = (await connection.execute(select(func.count()).select_from(event_table))).scalar_one()
+                events = (
+                    await connection.execute(select(func.count()).select_from(event_table))
+                ).scalar_one()
                 resources = (
                     await connection.execute(select(func.count()).select_from(event_resource_table))
                 ).scalar_one()
@@ -110,3 +118,31 @@ async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(datab
         assert remaining == {records[2].id, records[4].id, records[5].id}
     finally:
         await engine.dispose()
+
+
+async def test_an_event_the_database_refuses_does_not_block_the_others(
+    ingest: IngestApp, events_stub
+) -> None:
+    # Ingest refuses NUL characters; another publisher to EVENTS might not. PostgreSQL
+    # cannot store them, SQLite can: either way the persister stores the rest and goes on.
+    odd = make_event(resource_id="demo.nul\x00id")
+    reply = await events_stub.EmitEvents(pb.EmitEventsRequest(events=[odd]))
+    assert [r.field for r in reply.rejected] == ['events[0].resource.labels["prefect.resource.id"]']
+
+    good = make_event()
+    client = await nats.connect(ingest.settings.nats.url)
+    try:
+        await publish_all(
+            client.jetstream(),
+            [
+                OutgoingMessage(ingest.streams.events_subject(), e.SerializeToString(), e.id)
+                for e in (odd, good)
+            ],
+        )
+    finally:
+        await client.close()
+    assert ingest.store is not None
+    await eventually(lambda: ingest.store.get(good.id), what="the good event is stored")
+    later = make_event()
+    await events_stub.EmitEvents(pb.EmitEventsRequest(events=[later]))
+    await eventually(lambda: ingest.store.get(later.id), what="the persister goes on")

@@ -115,6 +115,7 @@ async def test_a_slow_subscriber_is_told_it_fell_behind(start_ingest) -> None:
                 assert item.fell_behind.HasField("since")
             else:
                 seen += 1
-        assert notices >= 1 and skipped > 0
+        assert notices >= 1
+        assert skipped > 0
         assert seen + skipped == len(burst)
         call.cancel()

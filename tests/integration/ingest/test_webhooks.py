@@ -37,15 +37,21 @@ async def _stream_count(ingest: IngestApp, events_stub) -> int:
     return sum(c.count for c in page.counts)
 
 
-async def test_a_webhook_request_becomes_the_templated_event(ingest: IngestApp, webhooks_stub, events_stub) -> None:
+async def test_a_webhook_request_becomes_the_templated_event(
+    ingest: IngestApp, webhooks_stub, events_stub
+) -> None:
     created = (
         await webhooks_stub.CreateWebhook(
             pb.CreateWebhookRequest(
-                webhook=webhook_pb2.Webhook(name="shop", slug="shop", template=TEMPLATE, enabled=True)
+                webhook=webhook_pb2.Webhook(
+                    name="shop", slug="shop", template=TEMPLATE, enabled=True
+                )
             )
         )
     ).webhook
-    assert created.id and created.slug == "shop" and created.enabled
+    assert created.id
+    assert created.slug == "shop"
+    assert created.enabled
     async with httpx.AsyncClient(base_url=ingest.http_url) as http:
         reply = await http.post(
             "/hooks/shop?via=test",
@@ -57,7 +63,9 @@ async def test_a_webhook_request_becomes_the_templated_event(ingest: IngestApp, 
 
         async def stored():
             page = await events_stub.QueryEvents(
-                events_pb.QueryEventsRequest(filter=f.EventFilter(id=f.EventIdFilter(id=[event_id])))
+                events_pb.QueryEventsRequest(
+                    filter=f.EventFilter(id=f.EventIdFilter(id=[event_id]))
+                )
             )
             return list(page.events)
 
@@ -67,7 +75,8 @@ async def test_a_webhook_request_becomes_the_templated_event(ingest: IngestApp, 
             "prefect.resource.id": "shop.order.42",
             "source": "checkout",
         }
-        assert event.payload["total"] == "9.5" and event.payload["via"] == "test"
+        assert event.payload["total"] == "9.5"
+        assert event.payload["via"] == "test"
         webhook_related = event.related[-1].labels
         assert webhook_related["prefect.resource.id"] == f"prefect.webhook.{created.id}"
         assert webhook_related["prefect.resource.role"] == "webhook"
@@ -77,16 +86,21 @@ async def test_a_webhook_request_becomes_the_templated_event(ingest: IngestApp, 
         bad = await http.post(
             "/hooks/shop", content=b"{oops", headers={"content-type": "application/json"}
         )
-        assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+        assert bad.status_code == 400
+        assert "not valid JSON" in bad.json()["error"]
         no_resource = await http.post("/hooks/shop", json={"status": "paid", "order_id": ""})
         assert no_resource.status_code == 202  # "shop.order." is still a resource id
         missing = await http.post("/hooks/nowhere", json={})
         assert missing.status_code == 404
 
         await webhooks_stub.DisableWebhook(pb.DisableWebhookRequest(id=created.id))
-        assert (await http.post("/hooks/shop", json={"status": "x", "order_id": 1})).status_code == 404
+        assert (
+            await http.post("/hooks/shop", json={"status": "x", "order_id": 1})
+        ).status_code == 404
         await webhooks_stub.EnableWebhook(pb.EnableWebhookRequest(id=created.id))
-        assert (await http.post("/hooks/shop", json={"status": "x", "order_id": 1})).status_code == 202
+        assert (
+            await http.post("/hooks/shop", json={"status": "x", "order_id": 1})
+        ).status_code == 202
 
         await eventually(
             lambda: _expect_count(ingest, events_stub, before + 2), what="only good requests stored"
@@ -116,7 +130,9 @@ async def test_a_template_that_renders_a_bad_event_is_400_and_nothing_is_publish
     assert "prefect.resource.id" in reply.json()["error"]
 
 
-async def test_hmac_signed_webhooks_refuse_unsigned_requests(ingest: IngestApp, webhooks_stub) -> None:
+async def test_hmac_signed_webhooks_refuse_unsigned_requests(
+    ingest: IngestApp, webhooks_stub
+) -> None:
     created = (
         await webhooks_stub.CreateWebhook(
             pb.CreateWebhookRequest(
@@ -131,11 +147,14 @@ async def test_hmac_signed_webhooks_refuse_unsigned_requests(ingest: IngestApp, 
             )
         )
     ).webhook
-    assert created.secret == "********" and created.signature_header == "x-signature"
+    assert created.secret == "********"
+    assert created.signature_header == "x-signature"
     body = json.dumps({"status": "paid", "order_id": 1}).encode()
     digest = hmac.new(b"topsecret", body, hashlib.sha256).hexdigest()
     async with httpx.AsyncClient(base_url=ingest.http_url) as http:
-        unsigned = await http.post("/hooks/signed", content=body, headers={"content-type": "application/json"})
+        unsigned = await http.post(
+            "/hooks/signed", content=body, headers={"content-type": "application/json"}
+        )
         assert unsigned.status_code == 401
         signed = await http.post(
             "/hooks/signed",
@@ -152,7 +171,8 @@ async def test_webhook_service_crud(webhooks_stub) -> None:
             pb.CreateWebhookRequest(webhook=webhook_pb2.Webhook(name=f"hook{i}", template=TEMPLATE))
         )
         made.append(reply.webhook)
-    assert all(w.slug for w in made) and len({w.slug for w in made}) == 3
+    assert all(w.slug for w in made)
+    assert len({w.slug for w in made}) == 3
 
     got = (await webhooks_stub.GetWebhook(pb.GetWebhookRequest(id=made[0].id))).webhook
     assert got.name == "hook0"
@@ -172,7 +192,8 @@ async def test_webhook_service_crud(webhooks_stub) -> None:
             )
         )
     ).webhook
-    assert updated.description == "renamed" and updated.name == "hook1"
+    assert updated.description == "renamed"
+    assert updated.name == "hook1"
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await webhooks_stub.UpdateWebhook(
@@ -186,8 +207,14 @@ async def test_webhook_service_crud(webhooks_stub) -> None:
     await webhooks_stub.DeleteWebhook(pb.DeleteWebhookRequest(id=made[2].id))
     bad_calls = [
         (webhooks_stub.GetWebhook(pb.GetWebhookRequest(id=made[2].id)), grpc.StatusCode.NOT_FOUND),
-        (webhooks_stub.DeleteWebhook(pb.DeleteWebhookRequest(id=made[2].id)), grpc.StatusCode.NOT_FOUND),
-        (webhooks_stub.GetWebhook(pb.GetWebhookRequest(id="nope")), grpc.StatusCode.INVALID_ARGUMENT),
+        (
+            webhooks_stub.DeleteWebhook(pb.DeleteWebhookRequest(id=made[2].id)),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+        (
+            webhooks_stub.GetWebhook(pb.GetWebhookRequest(id="nope")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
         (
             webhooks_stub.CreateWebhook(
                 pb.CreateWebhookRequest(webhook=webhook_pb2.Webhook(name="x", template="{{ oops"))
@@ -208,4 +235,6 @@ async def test_webhook_service_crud(webhooks_stub) -> None:
             await call
         assert caught.value.code() == code
     # Still serving after all that.
-    assert (await webhooks_stub.GetWebhook(pb.GetWebhookRequest(id=made[0].id))).webhook.name == "hook0"
+    assert (
+        await webhooks_stub.GetWebhook(pb.GetWebhookRequest(id=made[0].id))
+    ).webhook.name == "hook0"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from google.protobuf import duration_pb2, struct_pb2
+from pydantic import SecretStr
 
+from automations import Webhook
+from automations import _convert as client_convert
 from automations.v1 import automation_pb2, block_pb2, event_pb2, stream_pb2
 from automations_actions.blocks import Block, normalized_config
 from automations_actions.convert import (
@@ -136,3 +139,38 @@ def test_a_webhook_block_without_verify_verifies_tls() -> None:
     off = block_pb2.Block(name="n", webhook=block_pb2.WebhookBlock(url="https://x", verify=False))
     kind, config = block_from_proto(off)
     assert normalized_config(kind, config, "block.webhook")["verify"] is False
+
+
+def test_the_client_reads_an_unset_verify_as_true_and_sends_false_explicitly() -> None:
+    block_id = "0b5a0e2c-6c1e-4f7b-9d6e-3f1c2b9a8d71"
+    unset = block_pb2.Block(id=block_id, name="n", webhook=block_pb2.WebhookBlock(url="https://x"))
+    back = client_convert.block_from_proto(unset)
+    assert isinstance(back, Webhook)
+    assert back.verify is True
+    off = client_convert.block_to_proto(
+        Webhook(url=SecretStr("https://x"), verify=False), "n", block_id
+    )
+    assert off.webhook.HasField("verify")
+    assert off.webhook.verify is False
+
+
+def test_payload_numbers_and_times_survive_the_fast_paths() -> None:
+    occurred = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    data = {
+        "id": "e1",
+        "occurred": occurred.isoformat(),
+        "event": "x.y",
+        "resource": {"prefect.resource.id": "x.1"},
+        "payload": {"n": 3, "ratio": 0.5, "nested": {"list": [1, "a", None, True]}},
+        "when": occurred,
+    }
+    data["payload"]["stamp"] = occurred  # not JSON: goes through the JSON fallback
+    event = event_from_json(data, occurred)
+    back = event_json(event)
+    assert back["occurred"] == occurred.isoformat()
+    assert back["received"] == occurred.isoformat()
+    assert back["payload"]["n"] == 3
+    assert isinstance(back["payload"]["n"], int)
+    assert back["payload"]["ratio"] == 0.5
+    assert back["payload"]["nested"] == {"list": [1, "a", None, True]}
+    assert back["payload"]["stamp"] == str(occurred)

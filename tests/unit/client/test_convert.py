@@ -217,15 +217,3 @@ def test_document_fixtures_are_not_mutated() -> None:
     before = copy.deepcopy(STUCK_RUNS)
     convert.automation_to_proto(Automation.model_validate(STUCK_RUNS))
     assert before == STUCK_RUNS
-
-
-def test_webhook_verify_unset_means_true_and_false_is_kept() -> None:
-    block_id = "0b5a0e2c-6c1e-4f7b-9d6e-3f1c2b9a8d71"
-    unset = block_pb2.Block(id=block_id, name="n", webhook=block_pb2.WebhookBlock(url="https://x"))
-    assert not unset.webhook.HasField("verify")
-    back = convert.block_from_proto(unset)
-    assert isinstance(back, Webhook) and back.verify is True
-    off = convert.block_to_proto(Webhook(url=SecretStr("https://x"), verify=False), "n", block_id)
-    assert off.webhook.HasField("verify") and off.webhook.verify is False
-    back = convert.block_from_proto(off)
-    assert isinstance(back, Webhook) and back.verify is False

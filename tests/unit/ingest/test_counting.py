@@ -24,9 +24,11 @@ def test_bins_align_to_the_pivot_and_cover_until_inclusively() -> None:
 
 def test_weeks_start_on_the_pivot_monday_and_fractions_work() -> None:
     bins = time_bins(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC), "week", 1)
-    assert (bins.start - PIVOT).days % 7 == 0 and bins.start.weekday() == 0
+    assert (bins.start - PIVOT).days % 7 == 0
+    assert bins.start.weekday() == 0
     half = time_bins(PIVOT, PIVOT + timedelta(seconds=1), "second", 0.5)
-    assert half.count == 3 and half.width_seconds == 0.5
+    assert half.count == 3
+    assert half.width_seconds == 0.5
 
 
 def test_more_than_a_thousand_bins_or_a_tiny_interval_is_refused() -> None:

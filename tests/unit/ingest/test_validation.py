@@ -46,7 +46,11 @@ RELATED_OK: Mapping[str, str] = {"prefect.resource.id": "x", "prefect.resource.r
         ({"event": ""}, "event", "required"),
         ({"event": "e" * 1025}, "event", "1025 characters"),
         ({"resource": {}}, 'resource.labels["prefect.resource.id"]', "required"),
-        ({"resource": {"prefect.resource.id": ""}}, 'resource.labels["prefect.resource.id"]', "empty"),
+        (
+            {"resource": {"prefect.resource.id": ""}},
+            'resource.labels["prefect.resource.id"]',
+            "empty",
+        ),
         (
             {"resource": {"prefect.resource.id": "x", **{f"l{i}": "v" for i in range(500)}}},
             "resource.labels",
@@ -65,6 +69,8 @@ RELATED_OK: Mapping[str, str] = {"prefect.resource.id": "x", "prefect.resource.r
         ),
         ({"size_bytes": 1_500_001}, "", "1500001 bytes"),
         ({"follows": "later"}, "follows", "not a valid UUID"),
+        ({"event": "a\x00b"}, "event", "NUL"),
+        ({"resource": {"prefect.resource.id": "x", "k": "\x00"}}, 'resource.labels["k"]', "NUL"),
     ],
 )
 def test_each_problem_names_its_field(changes: dict[str, object], field: str, words: str) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
-from google.protobuf import duration_pb2, struct_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from automations.v1 import automation_pb2 as apb
 from automations.v1 import event_pb2 as epb
-from automations_triggers.convert import automation_to_document, document_to_automation
+from automations_triggers.convert import (
+    automation_to_document,
+    document_to_automation,
+    to_timestamp,
+)
 from automations_triggers.convert_events import event_from_model, event_to_model
 
 ID = "0b1f5c3e-8a55-4a3c-9a55-2f4f0c3d9e10"
@@ -198,3 +204,25 @@ def test_event_model_round_trip() -> None:
     message.received_time.GetCurrentTime()
     message.payload.update({"a": 1.0})
     assert event_from_model(event_to_model(message)) == message
+
+
+def test_event_model_reads_labels_in_place_without_adding_any() -> None:
+    message = epb.Event(id=ID, event="demo.ping", resource=epb.Resource(labels={"a": "1"}))
+    model = event_to_model(message)
+    assert model.resource.get("missing") is None
+    assert "missing" not in model.resource
+    assert dict(model.resource) == {"a": "1"}
+    assert dict(message.resource.labels) == {"a": "1"}
+    assert model.payload == {}
+
+
+def test_to_timestamp_matches_protobuf() -> None:
+    for moment in [
+        datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 12, 0, 0),  # naive: UTC
+        datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2))),
+    ]:
+        expected = timestamp_pb2.Timestamp()
+        expected.FromDatetime(moment)
+        assert to_timestamp(moment) == expected

@@ -70,7 +70,10 @@ def triggered_event_id(invocation: ActionInvocation) -> str:
     return derived_id(invocation.action_id, "prefect.automation.action.triggered")
 
 
-def triggered_event(invocation: ActionInvocation, workspace: str) -> OutgoingEvent:
+def triggered_event(
+    invocation: ActionInvocation, workspace: str, event_id: str = ""
+) -> OutgoingEvent:
+    """`action.triggered`; `event_id` is triggered_event_id(invocation) if known already."""
     follows = None
     event = invocation.triggering_event
     if event is not None and event.get("id") and event.get("occurred"):
@@ -80,7 +83,7 @@ def triggered_event(invocation: ActionInvocation, workspace: str) -> OutgoingEve
     return OutgoingEvent(
         workspace,
         {
-            "id": triggered_event_id(invocation),
+            "id": event_id or triggered_event_id(invocation),
             "occurred": invocation.triggered_time.isoformat(),
             "event": "prefect.automation.action.triggered",
             "resource": automation_resource(invocation),
@@ -100,8 +103,12 @@ def outcome_event(
     result: dict[str, Any],
     resulting_related: list[dict[str, str]],
     reason: str = "",
+    triggered_id: str = "",
 ) -> OutgoingEvent:
-    """`action.executed` or `action.failed`, with the result details in the payload."""
+    """`action.executed` or `action.failed`, with the result details in the payload.
+
+    It follows the `action.triggered` event, whose id is `triggered_id` if known already.
+    """
     name = "prefect.automation.action." + ("executed" if succeeded else "failed")
     payload = {**_base_payload(invocation), **result}
     if not succeeded:
@@ -115,6 +122,6 @@ def outcome_event(
             "resource": automation_resource(invocation),
             "related": [*resulting_related, *_context_related(invocation)],
             "payload": payload,
-            "follows": triggered_event_id(invocation),
+            "follows": triggered_id or triggered_event_id(invocation),
         },
     )

@@ -92,7 +92,7 @@ class ActionsApp:
         self.streams = Streams(settings.nats.namespace)
         self.engine = create_engine(settings.database_url_for(SERVICE))
         sessions = session_factory(self.engine)
-        self.ledger = SqlLedger(sessions)
+        self.ledger = SqlLedger(self.engine)
         self.block_store = SqlBlockStore(sessions)
         self.transport = WebhookTransport(
             Allowlist.parse(settings.private_url_allowlist),
@@ -162,6 +162,7 @@ class ActionsApp:
             ),
             concurrency=self.settings.consumer.concurrency,
             lease_seconds=self.settings.consumer.ack_wait_seconds,
+            linger_seconds=self.settings.consumer.commit_linger_seconds,
         )
         self._consumer = ActionsConsumer(js, self.streams, dispatcher, self.settings.consumer)
         await self._consumer.start()

@@ -7,8 +7,9 @@ are Prefect's JSON forms; blocks and action runs go both ways for the gRPC API.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -52,10 +53,15 @@ _TRIGGER_STATES = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _time(value: timestamp_pb2.Timestamp) -> datetime | None:
-    if value.seconds == 0 and value.nanos == 0:
+    seconds, nanos = value.seconds, value.nanos
+    if seconds == 0 and nanos == 0:
         return None
-    return value.ToDatetime(tzinfo=UTC)
+    # Timestamp.ToDatetime is pure Python and slow; this is the same at microseconds.
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def _iso(value: timestamp_pb2.Timestamp) -> str | None:
@@ -68,20 +74,44 @@ def _seconds(value: duration_pb2.Duration) -> float:
 
 
 def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
-    return MessageToDict(value)
+    # Faster than MessageToDict, which every action pays for (often on an empty payload).
+    return {key: _value(item) for key, item in value.fields.items()}
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _struct(value.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    if kind == "number_value":
+        number = value.number_value
+        # As MessageToDict does: integral numbers come back as ints.
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if kind == "null_value" or kind is None:
+        return None
+    return getattr(value, kind)
 
 
 def _to_struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     if value:
-        # Through JSON so that datetimes and other odd values become plain ones.
-        struct.update(json.loads(json.dumps(value, default=str)))
+        try:
+            struct.update(value)
+        except (ValueError, TypeError):
+            # Datetimes and other odd values: through JSON, which makes them plain ones.
+            struct.Clear()
+            struct.update(json.loads(json.dumps(value, default=str)))
     return struct
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime | None) -> None:
     if value is not None:
-        target.FromDatetime(value.astimezone(UTC))
+        if value.tzinfo is None:
+            value = value.astimezone(UTC)
+        delta = value - _EPOCH
+        target.seconds = delta.days * 86_400 + delta.seconds
+        target.nanos = delta.microseconds * 1000
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -238,7 +268,10 @@ def automation_json(automation: automation_pb2.Automation) -> dict[str, Any]:
     }
 
 
-def firing_json(firing: stream_pb2.Firing) -> dict[str, Any]:
+def firing_json(firing: stream_pb2.Firing, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The firing in JSON; `event` is its triggering event already converted, if it is."""
+    if event is None and firing.HasField("triggering_event"):
+        event = event_json(firing.triggering_event)
     return {
         "id": firing.id,
         "trigger_id": firing.trigger_id,
@@ -246,16 +279,40 @@ def firing_json(firing: stream_pb2.Firing) -> dict[str, Any]:
         "triggered": _iso(firing.triggered_time),
         "triggering_labels": dict(firing.triggering_labels),
         "triggering_firings": [firing_json(f) for f in firing.triggering_firings],
-        "triggering_event": (
-            event_json(firing.triggering_event) if firing.HasField("triggering_event") else None
-        ),
+        "triggering_event": event,
         "triggering_value": (
             firing.triggering_value if firing.HasField("triggering_value") else None
         ),
     }
 
 
-def invocation_from_proto(message: stream_pb2.TriggeredAction) -> ActionInvocation:
+class AutomationJsons:
+    """automation_json with memory: every action of a busy automation carries the same one.
+
+    Keyed by the automation's serialized bytes, so any change gives a new entry; the
+    oldest entries go first once `size` are kept. Callers must not mutate what they get.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._known: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+
+    def __call__(self, automation: automation_pb2.Automation) -> dict[str, Any]:
+        key = automation.SerializeToString(deterministic=True)
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = automation_json(automation)
+            if len(self._known) > self._size:
+                self._known.popitem(last=False)
+        else:
+            self._known.move_to_end(key)
+        return found
+
+
+def invocation_from_proto(
+    message: stream_pb2.TriggeredAction,
+    automations: Callable[[automation_pb2.Automation], dict[str, Any]] = automation_json,
+) -> ActionInvocation:
     """The executor's view of a TriggeredAction. Raises ValueError if it is unusable."""
     if not message.id:
         raise ValueError("the TriggeredAction has no id")
@@ -267,13 +324,15 @@ def invocation_from_proto(message: stream_pb2.TriggeredAction) -> ActionInvocati
     triggered = (
         _time(message.triggered_time) or _time(message.firing.triggered_time) or datetime.now(UTC)
     )
+    same = event is not None and message.firing.triggering_event.id == event["id"]
+    firing = firing_json(message.firing, event if same else None)
     return ActionInvocation(
         action_id=message.id,
         action_index=message.action_index,
         action_type=action_type(message.action),
         action=action_json(message.action),
-        automation=automation_json(message.automation),
-        firing=firing_json(message.firing),
+        automation=automations(message.automation),
+        firing=firing,
         triggering_event=event,
         triggered_time=triggered,
         automation_triggered_event_id=message.automation_triggered_event_id,

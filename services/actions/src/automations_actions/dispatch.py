@@ -9,14 +9,20 @@ Transport-free: the consumer turns verdicts into ack / nak.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
-from automations_actions.action_events import OutgoingEvent, outcome_event, triggered_event
+from automations_actions.action_events import (
+    OutgoingEvent,
+    outcome_event,
+    triggered_event,
+    triggered_event_id,
+)
 from automations_actions.kinds.base import (
     ActionFailed,
     ActionInvocation,
@@ -27,6 +33,8 @@ from automations_actions.kinds.base import (
 from automations_actions.runs import ActionRun, Attempt, RetryPolicy, RunState
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Ledger(Protocol):
@@ -79,12 +87,17 @@ class Dispatcher:
     concurrency: int = 64
     # A RUNNING row younger than this belongs to an attempt still under way somewhere.
     lease_seconds: float = 60.0
+    # How long a finished action's ledger write and events wait for others to share the
+    # transaction and the publish. A crash in this window repeats the action (once more,
+    # with the same Idempotency-Key), so keep it to milliseconds.
+    linger_seconds: float = 0.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
         self._in_flight: set[str] = set()
-        self._ends = GroupCommit(self.ledger)
+        self._writes: Coalescer[ActionRun] = Coalescer(self._save, self.linger_seconds)
+        self._events: Coalescer[OutgoingEvent] = Coalescer(self._emit_now, self.linger_seconds)
 
     async def dispatch(self, deliveries: Sequence[Delivery]) -> list[Verdict]:
         """Carry out a batch; one verdict per delivery, in order."""
@@ -97,7 +110,9 @@ class Dispatcher:
             if delivery.invocation is None:
                 # A message nobody can read will not get better: drop it, loudly.
                 log.error("dropping an unreadable action message: %s", delivery.problem)
+        started = time.monotonic()
         existing = await self.ledger.load([inv.action_id for _, _, inv in readable])
+        _note_slow("reading %d action runs", len(readable), started)
         work: list[tuple[int, _Work]] = []
         finished_now: list[ActionRun] = []
         events: list[OutgoingEvent] = []
@@ -135,7 +150,10 @@ class Dispatcher:
                 run, state=RunState.RUNNING, updated=now, attempts=[*run.attempts, attempt]
             )
             work.append((i, _Work(delivery, invocation, run, attempt)))
-        await self.ledger.save([w.run for _, w in work] + finished_now)
+        # Shares a transaction with whatever else is being recorded (other batches' starts,
+        # finished runs): on a busy disk a transaction can take 100s of ms, and batches
+        # waiting for one each would fall behind.
+        await self._writes.submit([w.run for _, w in work] + finished_now, urgent=True)
         await self._emit(events)
         for _, w in work:
             self._in_flight.add(w.invocation.action_id)
@@ -157,7 +175,7 @@ class Dispatcher:
         in which a crash would repeat an already finished action as small as one write.
         """
         await self._carry_out(w)
-        await self._ends.save(w.run)
+        await self._writes.submit([w.run])
         await self._emit(w.events)
 
     async def _carry_out(self, w: _Work) -> None:
@@ -181,8 +199,9 @@ class Dispatcher:
         now = self.clock()
         attempt = replace(w.attempt, duration_seconds=round(time.monotonic() - started, 6))
         run = replace(w.run, attempts=[*w.run.attempts[:-1], attempt], updated=now)
+        triggered_id = triggered_event_id(invocation)
         if attempt.number == 1:
-            w.events.append(triggered_event(invocation, run.workspace))
+            w.events.append(triggered_event(invocation, run.workspace, triggered_id))
         if outcome is not None:
             run = replace(
                 _finish(run, RunState.SUCCEEDED, now, ""),
@@ -197,6 +216,7 @@ class Dispatcher:
                     occurred=now,
                     result=outcome.result,
                     resulting_related=outcome.resulting_related,
+                    triggered_id=triggered_id,
                 )
             )
             w.run = run
@@ -229,12 +249,21 @@ class Dispatcher:
         w.run = run
         w.events.append(_failed_event(invocation, run, now, failure.resulting_related))
 
+    async def _save(self, runs: list[ActionRun]) -> None:
+        started = time.monotonic()
+        await self.ledger.save(runs)
+        _note_slow("recording %d action runs", len(runs), started)
+
     async def _emit(self, events: list[OutgoingEvent]) -> None:
-        if not events:
-            return
+        """Publish with the events of other actions finishing now (never raises)."""
+        await self._events.submit(events)
+
+    async def _emit_now(self, events: list[OutgoingEvent]) -> None:
         for attempt in range(3):
+            started = time.monotonic()
             try:
                 await self.events.emit(events)
+                _note_slow("publishing %d action events", len(events), started)
                 return
             except Exception as exc:
                 # The ledger is the record; the events are deduplicated by id if re-sent.
@@ -243,29 +272,53 @@ class Dispatcher:
         log.error("dropped %d action events after 3 tries", len(events))
 
 
-class GroupCommit:
-    """Saves runs as they come, all that queued up during the previous write in one go.
+class Coalescer(Generic[T]):
+    """Hands items to `flush` in batches: everything submitted while the previous flush ran.
 
-    Alone, a run is written at once; under load, writes batch themselves.
+    Alone, an item is flushed after at most `linger` seconds (at once when 0); under load,
+    flushes batch themselves (one ledger transaction, one pipelined publish for many
+    actions): a transaction costs about as much as writing 20 rows in one, so lingering a
+    few milliseconds divides the cost per action. A flush starts early once `max_items`
+    are waiting. `submit` returns once its items were flushed, raising what flush raised.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-        self._pending: list[tuple[ActionRun, asyncio.Future[None]]] = []
+    def __init__(
+        self,
+        flush: Callable[[list[T]], Awaitable[None]],
+        linger: float = 0.0,
+        max_items: int = 256,
+    ) -> None:
+        self._flush = flush
+        self._linger = linger
+        self._max_items = max_items
+        self._pending: list[tuple[Sequence[T], asyncio.Future[None]]] = []
+        self._count = 0
+        self._full = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
 
-    async def save(self, run: ActionRun) -> None:
+    async def submit(self, items: Sequence[T], *, urgent: bool = False) -> None:
+        """Flush `items` with the others; `urgent` ones do not linger (someone waits)."""
+        if not items:
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((run, done))
+        self._pending.append((items, done))
+        self._count += len(items)
+        if urgent or self._count >= self._max_items:
+            self._full.set()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         await done
 
     async def _write(self) -> None:
         while self._pending:
+            if self._linger > 0 and not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._linger)
             batch, self._pending = self._pending, []
+            self._count = 0
+            self._full.clear()
             try:
-                await self._ledger.save([run for run, _ in batch])
+                await self._flush([item for items, _ in batch for item in items])
             except Exception as exc:
                 for _, done in batch:
                     if not done.done():
@@ -274,6 +327,16 @@ class GroupCommit:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
+
+
+# A ledger or broker round trip slower than this is logged: actions wait on each one.
+SLOW_SECONDS = 0.2
+
+
+def _note_slow(what: str, count: int, started: float) -> None:
+    took = time.monotonic() - started
+    if took > SLOW_SECONDS:
+        log.warning(what + " took %.0f ms", count, took * 1000)
 
 
 def _new_run(invocation: ActionInvocation, workspace: str, now: datetime) -> ActionRun:

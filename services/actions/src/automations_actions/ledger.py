@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,25 +10,34 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations_actions.runs import ActionRun, Attempt, RunQuery, RunState
 from automations_actions.tables import action_run, as_utc
 
+# What a later save of the same run may change.
+_CHANGING = ("state", "attempts", "reason", "result", "rendered_request", "updated", "finished")
+
 
 class SqlLedger:
-    """Reads and writes action runs, a whole batch per transaction."""
+    """Reads and writes action runs, a whole batch per transaction.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    Core connections, not ORM sessions: the ledger is on every action's path and a
+    session's bookkeeping cost more than the statements.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._upserts: dict[str, Any] = {}
+        self._writing = asyncio.Lock()
 
     async def load(self, ids: Iterable[str]) -> dict[str, ActionRun]:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        async with self._sessions() as session:
+        async with self._engine.connect() as connection:
             rows = (
-                (await session.execute(select(action_run).where(action_run.c.id.in_(wanted))))
+                (await connection.execute(select(action_run).where(action_run.c.id.in_(wanted))))
                 .mappings()
                 .all()
             )
@@ -37,32 +47,30 @@ class SqlLedger:
         """Insert or overwrite `runs` in one transaction."""
         if not runs:
             return
-        async with self._sessions.begin() as session:
-            dialect = (await session.connection()).dialect.name
+        rows = [_to_row(run) for run in runs]
+        # One writer at a time: two SQLite transactions at once make one of them sleep in
+        # SQLite's busy handler (up to 100 ms a step), which showed as a latency tail.
+        async with self._writing, self._engine.begin() as connection:
+            await connection.execute(self._upsert(connection.dialect.name), rows)
+
+    def _upsert(self, dialect: str) -> Any:
+        # Built once per dialect: constructing the statement costs more than running it.
+        statement = self._upserts.get(dialect)
+        if statement is None:
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            rows = [_to_row(run) for run in runs]
-            statement = insert(action_run)
-            changing = {
-                name: statement.excluded[name]
-                for name in (
-                    "state",
-                    "attempts",
-                    "reason",
-                    "result",
-                    "rendered_request",
-                    "updated",
-                    "finished",
-                )
-            }
-            await session.execute(
-                statement.on_conflict_do_update(index_elements=["id"], set_=changing), rows
+            base = insert(action_run)
+            statement = base.on_conflict_do_update(
+                index_elements=["id"],
+                set_={name: base.excluded[name] for name in _CHANGING},
             )
+            self._upserts[dialect] = statement
+        return statement
 
     async def get(self, workspace: str, run_id: str) -> ActionRun | None:
-        async with self._sessions() as session:
+        async with self._engine.connect() as connection:
             row = (
                 (
-                    await session.execute(
+                    await connection.execute(
                         select(action_run).where(
                             action_run.c.workspace == workspace, action_run.c.id == run_id
                         )
@@ -95,8 +103,8 @@ class SqlLedger:
                 )
             )
         statement = statement.order_by(action_run.c.created.desc(), action_run.c.id.desc())
-        async with self._sessions() as session:
-            rows = (await session.execute(statement.limit(limit + 1))).mappings().all()
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement.limit(limit + 1))).mappings().all()
         runs = [_from_row(row) for row in rows[:limit]]
         position = None
         if len(rows) > limit:

@@ -236,6 +236,8 @@ class WebhookTransport:
             session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,
+                # Every webhook call stands alone: no cookies carried from one to the next.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
                 auto_decompress=True,
             )

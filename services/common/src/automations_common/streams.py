@@ -36,6 +36,10 @@ class Streams:
     def events_subject(self, workspace: str = "default") -> str:
         return self._subject(f"events.{workspace}")
 
+    def events_subject_all(self) -> str:
+        """Every workspace's events, for consumers that serve them all."""
+        return self._subject("events.>")
+
     def actions_subject(self, workspace: str = "default") -> str:
         return self._subject(f"actions.{workspace}")
 
@@ -47,12 +51,12 @@ class Streams:
         return [
             StreamConfig(
                 name=self.events_stream,
-                subjects=[self._subject("events.>")],
+                subjects=[self.events_subject_all()],
                 retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,
                 discard=DiscardPolicy.OLD,
                 max_age=7 * DAY_SECONDS,
-                duplicate_window=10 * 60.0,
+                duplicate_window=20 * 60.0,
                 description="Every accepted event (automations.v1.Event)",
             ),
             StreamConfig(
@@ -62,7 +66,7 @@ class Streams:
                 storage=StorageType.FILE,
                 discard=DiscardPolicy.OLD,
                 max_age=7 * DAY_SECONDS,
-                duplicate_window=10 * 60.0,
+                duplicate_window=20 * 60.0,
                 description="Actions to carry out (automations.v1.TriggeredAction)",
             ),
         ]

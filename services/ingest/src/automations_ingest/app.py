@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_ingest"
+BACKGROUND_STOP_SECONDS = 10.0
 EVENTS_SERVICE = "automations.v1.EventsService"
 WEBHOOK_SERVICE = "automations.v1.WebhookService"
 
@@ -49,6 +50,7 @@ class IngestApp:
         self._grpc: GrpcServer | None = None
         self._http: WebhookHttpServer | None = None
         self._background: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.store: EventStore | None = None
 
     @property
@@ -77,7 +79,12 @@ class IngestApp:
         queries = EventQueries(self._engine)
         webhooks = WebhookStore(self._engine, settings.workspace)
         publisher = EventPublisher(
-            js, self.streams, settings.workspace, settings.limits, self._clock
+            js,
+            self.streams,
+            settings.workspace,
+            settings.limits,
+            self._clock,
+            settings.publish_timeout_seconds,
         )
         tail = EventTail(js, self.streams, queries, settings.subscribe, self._clock)
         events_api = EventsApi(publisher, queries, tail, settings.workspace, self._clock)
@@ -119,8 +126,10 @@ class IngestApp:
     async def _run_background(self, persister: Persister, store: EventStore) -> None:
         async with asyncio.TaskGroup() as group:
             if self.settings.persister.enabled:
-                group.create_task(persister.run())
-            group.create_task(run_retention(store, self.settings.retention, self._clock))
+                group.create_task(persister.run(self._stopping))
+            group.create_task(
+                run_retention(store, self.settings.retention, self._clock, self._stopping)
+            )
 
     async def stop(self) -> None:
         if self._grpc is not None:
@@ -128,9 +137,14 @@ class IngestApp:
         if self._http is not None:
             await self._http.stop()
         if self._background is not None:
-            self._background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._background
+            # Let the loops finish the batch in hand; cancel only if they do not.
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._background), BACKGROUND_STOP_SECONDS)
+            except TimeoutError:
+                self._background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._background
         if self._grpc is not None:
             await self._grpc.stop(self.settings.grpc.shutdown_grace_seconds)
         if self._nats is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,12 +26,16 @@ async def trim_once(store: EventStore, settings: RetentionSettings, now: datetim
 
 
 async def run_retention(
-    store: EventStore, settings: RetentionSettings, clock: Callable[[], datetime]
+    store: EventStore,
+    settings: RetentionSettings,
+    clock: Callable[[], datetime],
+    stopping: asyncio.Event,
 ) -> None:
-    """Trim now and then every `interval_seconds`, until cancelled."""
-    while True:
+    """Trim now and then every `interval_seconds`, until `stopping` is set."""
+    while not stopping.is_set():
         try:
             await trim_once(store, settings, clock())
         except SQLAlchemyError as exc:
             log.warning("retention pass failed (%r); trying again next time", exc)
-        await asyncio.sleep(settings.interval_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), settings.interval_seconds)

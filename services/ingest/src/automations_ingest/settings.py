@@ -38,6 +38,8 @@ class PersisterSettings(BaseModel):
     enabled: bool = True
     batch_size: int = 500
     fetch_timeout_seconds: float = 1.0
+    # A batch fetched by a process that died comes back after this long.
+    ack_wait_seconds: float = 15.0
 
 
 class SubscribeSettings(BaseModel):
@@ -69,6 +71,8 @@ class IngestSettings(ServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = DEFAULT_HTTP_PORT
     limits: EventLimits = Field(default_factory=EventLimits)
+    # How long EmitEvents waits for JetStream to confirm a batch before UNAVAILABLE.
+    publish_timeout_seconds: float = 10.0
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     persister: PersisterSettings = Field(default_factory=PersisterSettings)
     subscribe: SubscribeSettings = Field(default_factory=SubscribeSettings)

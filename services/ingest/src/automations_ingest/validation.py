@@ -75,6 +75,8 @@ def _first_problem(c: Candidate, limits: EventLimits) -> Problem | None:
         return Problem("occurred_time is required", "occurred_time")
     if not c.event:
         return Problem("the event name is required", "event")
+    if "\x00" in c.event:
+        return Problem("the event name contains a NUL character", "event")
     if len(c.event) > limits.max_event_name_chars:
         return Problem(
             f"the event name is {len(c.event)} characters; "
@@ -108,6 +110,9 @@ def _resource_problem(
             "resource",
             f"{path}.labels",
         )
+    for key, value in labels.items():
+        if "\x00" in key or "\x00" in value:
+            return Problem("labels must not contain NUL characters", _label_field(path, key[:80]))
     if not labels.get(RESOURCE_ID):
         return Problem(
             f"{RESOURCE_ID} is required and must not be empty", _label_field(path, RESOURCE_ID)

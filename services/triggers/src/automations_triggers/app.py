@@ -18,12 +18,13 @@ from automations_common.grpc_server import GrpcServer
 from automations_common.streams import Streams
 from automations_triggers.automations import Automations
 from automations_triggers.changes import NatsChangeNotifier, subscribe_changes
-from automations_triggers.consumer import CONSUMER_NAME, EventConsumer
+from automations_triggers.consumer import EventConsumer
 from automations_triggers.grpc_api import SERVICE_NAME, AutomationServicer
 from automations_triggers.loaded import LoadedAutomations
 from automations_triggers.reloader import Reloader
 from automations_triggers.runner import EngineRunner
 from automations_triggers.settings import TriggersSettings
+from automations_triggers.sharding import Shard
 from automations_triggers.state_store import EngineStateStore
 from automations_triggers.store import AutomationStore
 
@@ -55,9 +56,12 @@ class TriggersApp:
             service_names=[SERVICE_NAME],
             max_message_bytes=settings.grpc.max_message_bytes,
         )
+        self._shard = Shard(settings.shard_index, settings.shard_count)
         self._runner = EngineRunner(
-            EngineStateStore(sessions, settings.workspace, CONSUMER_NAME),
-            LoadedAutomations(),
+            EngineStateStore(
+                sessions, self._shard.state_scope(settings.workspace), self._shard.consumer_name
+            ),
+            LoadedAutomations(self._shard.owns),
             self._publish,
             self._streams,
             settings.workspace,
@@ -100,13 +104,14 @@ class TriggersApp:
             self._reloader.reload_one,
         )
         self._consumer = EventConsumer(
-            js,
+            self._nats,
             self._streams.events_stream,
             self._streams.events_subject(settings.workspace),
             self._runner,
             batch_size=settings.batch_size,
             fetch_wait_seconds=settings.fetch_wait_seconds,
             ack_wait_seconds=settings.ack_wait_seconds,
+            name=self._shard.consumer_name,
         )
         await self._consumer.bind()
         self._background = asyncio.create_task(self._run_background(self._consumer))

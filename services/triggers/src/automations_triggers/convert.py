@@ -70,10 +70,18 @@ def to_datetime(timestamp: timestamp_pb2.Timestamp) -> datetime:
     return timestamp.ToDatetime(tzinfo=UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    timestamp = timestamp_pb2.Timestamp()
-    timestamp.FromDatetime(moment)
-    return timestamp
+    """What Timestamp.FromDatetime gives (naive means UTC), without its slow pure-Python path
+    (several timestamps per firing)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def struct_to_dict(value: struct_pb2.Struct) -> JsonDict:

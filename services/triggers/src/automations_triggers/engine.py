@@ -9,6 +9,7 @@ nothing in it blocks or awaits):
     upsert(automation: Automation) -> StateChanges
     remove(automation_id: str) -> StateChanges
     process(events: Sequence[Event], now: datetime) -> Result      # Result(firings, changes)
+    caught_up() -> None                  # the stream is drained: events clock = wall clock
     due(now: datetime) -> Result
     next_deadline() -> datetime | None
     export_state() -> list[StateRow]
@@ -158,12 +159,18 @@ class Engine:
             # The events clock follows arrivals, not released followers (those are old by
             # design). `received` measures our own backlog; `occurred` is Prefect's choice
             # and the fallback, but one late-reported event would then stall every deadline.
-            self._offset = min(event.received or event.occurred, now) - now
+            if not event.event.startswith("prefect.automation."):
+                self._offset = min(event.received or event.occurred, now) - now
             # Metrics order each run's states by time themselves: no need to wait for `follows`.
             self._metrics.observe(event, now + self._offset, now)
             for ready in self._ordering.admit(event, now):
                 self._evaluate(ready, now)
         return self._result()
+
+    def caught_up(self) -> None:
+        """Nothing is left to process on the stream: the events clock is the wall clock
+        (otherwise the lag of the last batch would delay every deadline until the next)."""
+        self._offset = timedelta(0)
 
     def due(self, now: datetime) -> Result:
         """Fire proactive deadlines, release lost followers and sweep closed buckets."""

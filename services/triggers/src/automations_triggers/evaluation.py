@@ -177,9 +177,11 @@ class EventTriggerEvaluation:
         if trigger.after:
             self._table.delete(bucket)
             if fired is not None:
-                # Keep only the memory that this key awaits resolution.
+                # Keep only the memory that this key awaits resolution (a closed bucket's
+                # last event is never read again).
                 bucket.fired = fired
                 bucket.open = False
+                bucket.last_event = None
                 self._table.put(bucket)
             return None
         if not trigger.within:
@@ -301,6 +303,7 @@ class EventTriggerEvaluation:
             self._new(bucket.automation_id, trigger, (), as_of, end, 0, None, bucket.fired)
         elif bucket.fired is not None:
             bucket.open = False
+            bucket.last_event = None
             self._table.put(bucket)
 
 

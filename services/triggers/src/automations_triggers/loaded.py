@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from automations_triggers.convert import document_to_automation
 from automations_triggers.documents import AutomationDocument
@@ -14,7 +14,9 @@ from automations_triggers.publisher import LoadedAutomation
 class LoadedAutomations:
     """Enabled automations by id; firings are turned into messages with what is kept here."""
 
-    def __init__(self) -> None:
+    def __init__(self, owns: Callable[[str], bool] = lambda _: True) -> None:
+        # Automations of other shards are treated like disabled ones: not evaluated here.
+        self._owns = owns
         self._loaded: dict[str, LoadedAutomation] = {}
         self._engine: dict[str, Automation] = {}
 
@@ -26,7 +28,8 @@ class LoadedAutomations:
 
     def put(self, doc: AutomationDocument) -> Automation | None:
         """Keep `doc` if it is enabled (and return the engine's view), else forget it."""
-        engine_automation = to_engine_automation(doc) if doc.enabled else None
+        wanted = doc.enabled and self._owns(doc.id)
+        engine_automation = to_engine_automation(doc) if wanted else None
         if engine_automation is None:
             self.remove(doc.id)
             return None
@@ -44,10 +47,12 @@ class LoadedAutomations:
         Only new or changed documents are converted again, so a reconcile stays cheap.
         """
         docs = list(docs)
-        wanted = {doc.id for doc in docs if doc.enabled}
+        wanted = {doc.id for doc in docs if doc.enabled and self._owns(doc.id)}
         for automation_id in [a for a in self._loaded if a not in wanted]:
             self.remove(automation_id)
         for doc in docs:
+            if doc.id not in wanted:
+                continue
             current = self._loaded.get(doc.id)
             if current is None or current.document.updated != doc.updated:
                 self.put(doc)

@@ -12,7 +12,7 @@ from automations_common.ids import derived_id
 from automations_common.streams import Streams
 from automations_triggers.convert import dict_to_struct, to_timestamp
 from automations_triggers.convert_events import event_to_dict, firing_to_proto
-from automations_triggers.documents import AutomationDocument
+from automations_triggers.documents import AutomationDocument, JsonDict
 from automations_triggers.model import Firing, TriggerState
 
 _GROUPS = {
@@ -41,10 +41,15 @@ class LoadedAutomation:
 
 
 def state_change_event(
-    firing: Firing, state: TriggerState, automation: LoadedAutomation, event: epb.Event | None
+    firing: Firing,
+    state: TriggerState,
+    automation: LoadedAutomation,
+    event: epb.Event | None,
+    event_data: JsonDict | None = None,
 ) -> epb.Event:
     """`prefect.automation.triggered|resolved` with the labels of reference §6.6; its id is
-    derived from the firing so a replay publishes the same event."""
+    derived from the firing so a replay publishes the same event. `event_data` is `event`'s
+    JSON form when the caller has it already (it is dear to compute from the message)."""
     doc = automation.document
     labels = {
         "prefect.resource.id": f"prefect.automation.{doc.id}",
@@ -65,7 +70,11 @@ def state_change_event(
         )
     payload = {
         "triggering_labels": dict(firing.triggering_labels),
-        "triggering_event": event_to_dict(event) if event is not None else None,
+        "triggering_event": (
+            (event_data if event_data is not None else event_to_dict(event))
+            if event is not None
+            else None
+        ),
     }
     return epb.Event(
         id=derived_id(firing.id, _STATE_EVENTS[state]),
@@ -91,8 +100,13 @@ def firing_messages(
     every action of an automation has one stable index whatever state the firing is in.
     """
     states = sorted(firing.states)
+    event_data = None
+    known = firing.triggering_event
+    if triggering_event is not None and known is not None and known.id == triggering_event.id:
+        event_data = known.to_dict()  # the same JSON as event_to_dict, far cheaper
     state_events = {
-        state: state_change_event(firing, state, automation, triggering_event) for state in states
+        state: state_change_event(firing, state, automation, triggering_event, event_data)
+        for state in states
     }
     messages = [
         OutgoingMessage(streams.events_subject(workspace), e.SerializeToString(), e.id)

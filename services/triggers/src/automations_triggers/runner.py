@@ -56,8 +56,11 @@ class EngineRunner:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        # Committed messages not yet known to be stored by JetStream.
+        # Committed messages not yet known to be stored by JetStream: waiting to be taken
+        # by a publisher, or taken and in flight. The consumer and the deadline loop both
+        # publish; each message goes out through one of them at a time.
         self._pending: dict[str, OutgoingMessage] = {}
+        self._inflight: dict[str, OutgoingMessage] = {}
 
     def is_loaded(self, automation_id: str) -> bool:
         return automation_id in self._automations
@@ -95,29 +98,58 @@ class EngineRunner:
 
     # -- events ------------------------------------------------------------------------------
 
-    async def handle(self, batch: Sequence[tuple[int, epb.Event]]) -> list[OutgoingMessage]:
-        """Evaluate a batch (stream sequence, event) and commit; the messages to publish."""
+    async def handle(
+        self, batch: Sequence[tuple[int, epb.Event]], caught_up: bool = False
+    ) -> list[OutgoingMessage]:
+        """Evaluate a batch (stream sequence, event) and commit; the messages to publish
+        (then call `published`, or `unpublished` if that failed). `caught_up`: nothing was
+        left on the stream after this batch, so the events clock is the wall clock."""
         async with self._lock:
             if batch:
                 protos = {event.id: event for _, event in batch}
                 result = self._engine.process(
                     [event_to_model(event) for _, event in batch], self._clock()
                 )
+                if caught_up:
+                    self._engine.caught_up()
                 position = max(sequence for sequence, _ in batch)
                 await self._commit(result.changes, self._messages(result, protos), position)
-            pending = list(self._pending.values())
+            pending = self._take_pending()
         self._wake.set()  # new buckets may end before the deadline loop's current sleep
         return pending
 
     async def published(self, messages: Sequence[OutgoingMessage]) -> None:
         """JetStream stored these: they leave the outbox."""
         async with self._lock:
-            done = [m.msg_id for m in messages if m.msg_id in self._pending]
+            done = [m.msg_id for m in messages if m.msg_id in self._inflight]
             if not done:
                 return
             await self._state.clear_outbox(done)
             for msg_id in done:
-                self._pending.pop(msg_id, None)
+                self._inflight.pop(msg_id, None)
+
+    async def unpublished(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publishing these failed: the next publisher takes them again."""
+        async with self._lock:
+            for message in messages:
+                if self._inflight.pop(message.msg_id, None) is not None:
+                    self._pending[message.msg_id] = message
+
+    def _take_pending(self) -> list[OutgoingMessage]:
+        taken = list(self._pending.values())
+        self._inflight.update(self._pending)
+        self._pending = {}
+        return taken
+
+    async def _publish_taken(self, messages: list[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        try:
+            await self._publish(messages)
+        except BaseException:
+            await self.unpublished(messages)
+            raise
+        await self.published(messages)
 
     # -- deadlines ---------------------------------------------------------------------------
 
@@ -150,19 +182,16 @@ class EngineRunner:
         async with self._lock:
             result = self._engine.due(self._clock())
             await self._commit(result.changes, self._messages(result, {}))
-            pending = list(self._pending.values())
-        if pending:
-            await self._publish(pending)
-            await self.published(pending)
+            pending = self._take_pending()
+        await self._publish_taken(pending)
 
     async def flush(self) -> None:
         """Publish what an earlier run committed but did not get stored."""
         async with self._lock:
-            pending = list(self._pending.values())
+            pending = self._take_pending()
         if pending:
             log.info("publishing %d messages left in the outbox", len(pending))
-            await self._publish(pending)
-            await self.published(pending)
+        await self._publish_taken(pending)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from automations_common.settings import DEFAULT_TRIGGERS_PORT, GrpcSettings, ServiceSettings
@@ -24,3 +24,17 @@ class TriggersSettings(ServiceSettings):
     reconcile_seconds: float = 5.0
     # How long JetStream waits for an ack before redelivering an event.
     ack_wait_seconds: float = 30.0
+    # Sharding (DESIGN.md §7): this replica evaluates the automations whose
+    # crc32(id) mod SHARD_COUNT is SHARD_INDEX, through its own durable consumer
+    # `triggers-<index>-of-<count>` and its own state rows. Every replica serves the API.
+    shard_index: int = Field(default=0, ge=0)
+    shard_count: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _index_within_count(self) -> TriggersSettings:
+        if self.shard_index >= self.shard_count:
+            raise ValueError(
+                f"TRIGGERS_SHARD_INDEX ({self.shard_index}) must be below "
+                f"TRIGGERS_SHARD_COUNT ({self.shard_count})"
+            )
+        return self

@@ -139,6 +139,14 @@ class Bucket:
             text = json.dumps(data, separators=(",", ":"))
             self._last = zlib.compress(text.encode(), 1)
 
+    def _last_event_data(self) -> dict[str, Any] | None:
+        # A packed event is already the JSON of `to_dict`: no Event round trip.
+        value = self._last
+        if isinstance(value, bytes):
+            data: dict[str, Any] = json.loads(zlib.decompress(value))
+            return data
+        return value.to_dict() if value is not None else None
+
     @property
     def ident(self) -> BucketId:
         return (self.automation_id, self.trigger_id, self.key)
@@ -161,7 +169,7 @@ class Bucket:
                 "start": self.start.isoformat(),
                 "end": self.end.isoformat(),
                 "count": self.count,
-                "last_event": self.last_event.to_dict() if self.last_event else None,
+                "last_event": self._last_event_data(),
                 "fired": self.fired,
                 "open": self.open,
                 "proactive": self.proactive,

@@ -108,3 +108,17 @@ def test_index_equals_brute_force(trigger_list, removals, events):
         # The index's own answer is exactly the name stage plus the resource-id pin.
         for ref in index.candidates(event):
             assert covers_name(index.trigger(ref), name)
+
+
+def test_globs_are_checked_only_under_their_literal_head():
+    index = TriggerIndex()
+    index.add("a", event_trigger("g1", expect=["acme.batch.1.*.failed"]))
+    index.add("a", event_trigger("g2", expect=["acme.batch.2.*.failed"]))
+    index.add("a", event_trigger("lead", expect=["*.failed"]))
+    assert {t for _, t in index.candidates(ev("acme.batch.1.x.failed", 0))} == {"g1", "lead"}
+    assert {t for _, t in index.candidates(ev("acme.batch.3.x.failed", 0))} == {"lead"}
+    assert {t for _, t in index.candidates(ev("acme.batch.1.x.ok", 0))} == set()
+    index.remove("a", "g1")
+    index.remove("a", "lead")
+    assert index.candidates(ev("acme.batch.1.x.failed", 0)) == set()
+    assert {t for _, t in index.candidates(ev("acme.batch.2.x.failed", 0))} == {"g2"}

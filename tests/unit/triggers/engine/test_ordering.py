@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from automations_triggers.model import Event, SequenceTrigger
 from automations_triggers.ordering import CausalOrdering
-from automations_triggers.state import FOLLOWER
+from automations_triggers.state import FOLLOWER, SEEN, ChangeLog, StateRow
 
 from .helpers import Batch, Runner, Tick, at, automation, ev, event_trigger, summary
 
@@ -137,3 +137,39 @@ def test_released_lost_followers_do_not_move_the_events_clock():
     runner.step(Batch([ev("b", 0, id="eb", follows="gone")], now=0))
     runner.step(Tick(15 * MINUTE))
     assert runner.engine.offset == timedelta(0)
+
+
+def test_seen_events_persist_as_one_row_per_call_until_all_are_forgotten():
+    ordering = CausalOrdering(seen_limit=3)
+    for name in ["a", "b"]:
+        ordering.admit(ev("x", 0, id=name), at(0))
+    store: dict[tuple[str, str], object] = {}
+
+    def write() -> None:
+        changes = ChangeLog()
+        ordering.write_changes(changes)
+        taken = changes.take()
+        store.update({(r.kind, r.key): r for r in taken.upserts})
+        for ident in taken.deletes:
+            store.pop(ident, None)
+
+    write()
+    assert [(kind, row.data["ids"]) for (kind, _), row in store.items()] == [(SEEN, ["a", "b"])]
+    ordering.admit(ev("x", 0, id="c"), at(1))
+    ordering.admit(ev("x", 0, id="d"), at(1))  # "a" is forgotten: its row keeps "b"
+    write()
+    assert sorted(len(row.data["ids"]) for row in store.values()) == [2, 2]
+    ordering.admit(ev("x", 0, id="e"), at(2))  # "b" too: the first row goes
+    write()
+    assert sorted(row.data["ids"] for row in store.values()) == [["c", "d"], ["e"]]
+    assert {(r.kind, r.key) for r in ordering.rows()} == set(store)
+    restored = CausalOrdering(seen_limit=3)
+    restored.restore(ordering.rows())
+    assert restored.admit(ev("x", 0, id="c"), at(3)) == []
+    assert ids(restored.admit(ev("x", 0, id="a"), at(3))) == ["a"]
+
+
+def test_seen_rows_of_the_older_form_are_read():
+    restored = CausalOrdering()
+    restored.restore([StateRow(SEEN, "old", "", {"at": at(0).isoformat()})])
+    assert restored.admit(ev("x", 0, id="old"), at(1)) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -197,3 +198,12 @@ def test_resolved_firing_carries_labels_and_deterministic_id():
         assert resolved.id != triggered.id
         ids.append((triggered.id, resolved.id))
     assert ids[0] == ids[1]
+
+
+def test_caught_up_stream_clears_the_events_clock_lag():
+    engine = Engine()
+    engine.load([automation(event_trigger(expect=["hb"], within=10, proactive=True))])
+    engine.process([ev("other", 0, received=0)], at(5))
+    assert engine.offset == timedelta(seconds=-5)
+    engine.caught_up()
+    assert engine.offset == timedelta(0)
