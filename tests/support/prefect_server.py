@@ -123,6 +123,9 @@ class PrefectServer:
     workdir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Background loops to switch off, and further PREFECT_* settings for this server.
+    idle_services: tuple[str, ...] = IDLE_SERVICES
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -148,9 +151,10 @@ class PrefectServer:
             PREFECT_SERVER_UI_ENABLED="false",
             PREFECT_LOGGING_LEVEL="WARNING",
             PREFECT_SERVER_DATABASE_TIMEOUT="30",
-            **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in IDLE_SERVICES},
+            **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in self.idle_services},
             PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         )
+        env.update(self.extra_env)
         command = [
             str(self.venv / "bin" / "prefect"),
             "server",

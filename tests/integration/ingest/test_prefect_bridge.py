@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -24,9 +23,11 @@ from automations.v1 import event_pb2
 from automations_common.broker import ensure_streams
 from automations_common.errors import Unavailable
 from automations_common.streams import Streams
+from automations_ingest.app import build
 from automations_ingest.prefect_bridge import BridgeOptions, PrefectBridge
 from automations_ingest.publisher import EmitOutcome, EventPublisher
 from automations_ingest.settings import EventLimits
+from tests.integration.ingest.conftest import ingest_settings
 from tests.support.prefect_server import (
     IDLE_SERVICES,
     PrefectObjects,
@@ -46,52 +47,16 @@ EVENTS_PER_RUN = 4
 CATCH_UP_SECONDS = 1.5
 
 
-class PersistingPrefectServer(PrefectServer):
-    """The support server with Prefect's event persister on.
-
-    The support module idles the persister, but `/events/out` backfills from the stored
-    events, and a bridge that reconnects needs that backfill.
-    """
-
-    def start(self) -> None:
-        home = self.workdir / "home"
-        home.mkdir(parents=True, exist_ok=True)
-        database = self.workdir / "prefect.db"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("PREFECT_") and key not in {"VIRTUAL_ENV", "PYTHONPATH"}
-        }
-        idle = [name for name in IDLE_SERVICES if name != "EVENT_PERSISTER"]
-        env.update(
-            PREFECT_HOME=str(home),
-            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{database}",
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            PREFECT_SERVER_UI_ENABLED="false",
-            PREFECT_LOGGING_LEVEL="WARNING",
-            PREFECT_SERVER_DATABASE_TIMEOUT="30",
-            PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL=FLUSH_SECONDS,
-            **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in idle},
-            PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        )
-        command = [
-            str(self.venv / "bin" / "prefect"),
-            *("server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"),
-        ]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=self.workdir,
-                start_new_session=True,
-            )
-
-
 @pytest.fixture(scope="module")
 def bridge_prefect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = PersistingPrefectServer(ensure_prefect_venv(), tmp_path_factory.mktemp("prefect"))
+    # Prefect's event persister stays on: `/events/out` backfills from the stored events,
+    # and a bridge that reconnects needs that backfill.
+    server = PrefectServer(
+        ensure_prefect_venv(),
+        tmp_path_factory.mktemp("prefect"),
+        idle_services=tuple(name for name in IDLE_SERVICES if name != "EVENT_PERSISTER"),
+        extra_env={"PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": FLUSH_SECONDS},
+    )
     server.start()
     try:
         server.wait_ready()
@@ -451,3 +416,40 @@ async def test_a_refused_token_is_retried_and_does_not_end_the_bridge() -> None:
             await eventually(lambda: collector.ids == IDS[:1], what="the event with the token")
         finally:
             await right.stop()
+
+
+@pytest.mark.prefect
+@pytest.mark.timeout(PREFECT_TIMEOUT_SECONDS)
+async def test_the_service_configured_with_a_bridge_url_ingests_flow_run_events(
+    prefect: PrefectObjects,
+    stream: EventsStream,
+    bridge_prefect_url: str,
+    nats_url: str,
+    namespace: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INGEST_PREFECT_BRIDGE__URL", bridge_prefect_url)
+    monkeypatch.setenv("INGEST_PREFECT_BRIDGE__CATCH_UP_DELAY_SECONDS", str(CATCH_UP_SECONDS))
+    settings = ingest_settings(nats_url, namespace, sqlite_url, tmp_path, http_enabled=False)
+    assert settings.prefect_bridge.url == bridge_prefect_url
+    app = build(settings)
+    await app.start()
+    try:
+        bridge = app.prefect_bridge
+        assert bridge is not None
+        await eventually(lambda: bridge.connected, timeout=20, what="the bridge connected")
+        _, deployment = await _deployment(prefect)
+        run = await prefect.create_flow_run(deployment["id"])
+        for state in ("PENDING", "RUNNING", "COMPLETED"):
+            await prefect.set_state(run["id"], state)
+
+        async def delivered() -> None:
+            names = {e.event for e in _of_run(await stream.events(), run["id"])}
+            wanted = {f"prefect.flow-run.{s}" for s in ("Pending", "Running", "Completed")}
+            assert wanted <= names, sorted(names)
+
+        await eventually(delivered, timeout=30, what="the state-change events reached EVENTS")
+    finally:
+        await app.stop()

@@ -169,10 +169,11 @@ class Dispatcher:
         return verdicts
 
     async def _attempt(self, w: _Work) -> None:
-        """Run one attempt, then record its end and emit its events at once.
+        """Run one attempt, then record its end and emit its events.
 
-        Recording each end as it comes (group-committed with the others) keeps the window
-        in which a crash would repeat an already finished action as small as one write.
+        Each end is recorded as it comes, sharing a transaction with the others finishing
+        within `linger_seconds`, so the window in which a crash would repeat an already
+        finished action is that linger plus one write, not the whole batch.
         """
         await self._carry_out(w)
         await self._writes.submit([w.run])

@@ -24,6 +24,12 @@ Configuration comes from the environment (nested fields with `__`):
   INGEST_DATABASE_URL       SQLAlchemy async URL (default SQLite under INGEST_DATA_DIR)
   INGEST_DATA_DIR           where the SQLite file goes (default .data)
   INGEST_RETENTION__DEFAULT_DAYS  how long events are stored (default 7)
+  INGEST_PREFECT_BRIDGE__URL  follow this Prefect server's events, e.g.
+                            http://127.0.0.1:4200/api (default empty: off)
+  INGEST_PREFECT_BRIDGE__API_KEY / __AUTH_STRING  Prefect Cloud key / server auth string
+  INGEST_PREFECT_BRIDGE__EXCLUDE_EVENT_PREFIXES   JSON list of event-name prefixes to skip
+  INGEST_PREFECT_BRIDGE__BATCH_SIZE               events per publish (default 100)
+  INGEST_PREFECT_BRIDGE__CATCH_UP_DELAY_SECONDS   catch-up query delay (default 10)
   INGEST_LOG_LEVEL          DEBUG, INFO, WARNING (default INFO)
 """
 

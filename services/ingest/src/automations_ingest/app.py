@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations.v1 import events_service_pb2_grpc, webhook_service_pb2_grpc
@@ -20,6 +21,7 @@ from automations_common.streams import Streams
 from automations_ingest.event_queries import EventQueries
 from automations_ingest.grpc_api import EventsApi
 from automations_ingest.persister import Persister
+from automations_ingest.prefect_bridge import BridgeOptions, PrefectBridge
 from automations_ingest.publisher import EventPublisher, utc_now
 from automations_ingest.retention import run_retention
 from automations_ingest.settings import IngestSettings
@@ -49,6 +51,7 @@ class IngestApp:
         self._engine: AsyncEngine | None = None
         self._grpc: GrpcServer | None = None
         self._http: WebhookHttpServer | None = None
+        self._bridge: PrefectBridge | None = None
         self._background: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.store: EventStore | None = None
@@ -64,6 +67,11 @@ class IngestApp:
         if self._http is None:
             raise RuntimeError("the webhook endpoint is not running")
         return self._http.url
+
+    @property
+    def prefect_bridge(self) -> PrefectBridge | None:
+        """The Prefect bridge, when `prefect_bridge.url` is set and the service started."""
+        return self._bridge
 
     async def start(self) -> None:
         settings = self.settings
@@ -116,6 +124,22 @@ class IngestApp:
             await self._http.start()
         persister = Persister(js, self.streams, store, settings.persister)
         self._background = asyncio.create_task(self._run_background(persister, store))
+        bridge = settings.prefect_bridge
+        if bridge.url:
+            self._bridge = PrefectBridge(
+                bridge.url,
+                publisher.emit,
+                BridgeOptions(
+                    api_key=_secret(bridge.api_key),
+                    auth_string=_secret(bridge.auth_string),
+                    workspace=settings.workspace,
+                    batch_size=bridge.batch_size,
+                    exclude_event_prefixes=tuple(bridge.exclude_event_prefixes),
+                    catch_up_delay_seconds=bridge.catch_up_delay_seconds,
+                ),
+                self._clock,
+            )
+            await self._bridge.start()
         await self._grpc.set_serving(True)
         log.info(
             "ingest serving gRPC on %s%s",
@@ -136,6 +160,8 @@ class IngestApp:
             await self._grpc.set_serving(False)
         if self._http is not None:
             await self._http.stop()
+        if self._bridge is not None:
+            await self._bridge.stop()
         if self._background is not None:
             # Let the loops finish the batch in hand; cancel only if they do not.
             self._stopping.set()
@@ -152,6 +178,10 @@ class IngestApp:
                 await self._nats.drain()
         if self._engine is not None:
             await self._engine.dispose()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def build(settings: IngestSettings, clock: Callable[[], datetime] = utc_now) -> IngestApp:

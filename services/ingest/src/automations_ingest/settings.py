@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from automations_common.settings import DEFAULT_INGEST_PORT, GrpcSettings, ServiceSettings
@@ -53,6 +53,17 @@ class SubscribeSettings(BaseModel):
     queue_size: int = 1000
 
 
+class PrefectBridgeSettings(BaseModel):
+    """Follow a Prefect server's event stream; empty url = off."""
+
+    url: str = ""  # e.g. http://127.0.0.1:4200/api
+    api_key: SecretStr | None = None
+    auth_string: SecretStr | None = None
+    exclude_event_prefixes: list[str] = Field(default_factory=list)
+    batch_size: int = 100
+    catch_up_delay_seconds: float = 10.0
+
+
 def _grpc_default() -> GrpcSettings:
     return GrpcSettings(port=DEFAULT_INGEST_PORT)
 
@@ -76,3 +87,4 @@ class IngestSettings(ServiceSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     persister: PersisterSettings = Field(default_factory=PersisterSettings)
     subscribe: SubscribeSettings = Field(default_factory=SubscribeSettings)
+    prefect_bridge: PrefectBridgeSettings = Field(default_factory=PrefectBridgeSettings)

@@ -159,8 +159,7 @@ class Engine:
             # The events clock follows arrivals, not released followers (those are old by
             # design). `received` measures our own backlog; `occurred` is Prefect's choice
             # and the fallback, but one late-reported event would then stall every deadline.
-            if not event.event.startswith("prefect.automation."):
-                self._offset = min(event.received or event.occurred, now) - now
+            self._offset = min(event.received or event.occurred, now) - now
             # Metrics order each run's states by time themselves: no need to wait for `follows`.
             self._metrics.observe(event, now + self._offset, now)
             for ready in self._ordering.admit(event, now):
