@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from automations import AutomationsClient
 from automations_common.devstack import Stack
 from tests.unit.client.prefect_documents import DOCUMENTS
 
@@ -114,3 +115,41 @@ async def test_a_prefect_export_loads_unchanged(stack: Stack, tmp_path: Path) ->
         created = created[0] if isinstance(created, list) else created
         code, out, _ = await cli(stack, "-o", "json", "inspect", created["id"])
         assert _without_ids(json.loads(out)) == _without_ids(document), label
+
+
+async def test_applying_a_triggers_file_twice_leaves_one_set_of_owned_automations(
+    stack: Stack, tmp_path: Path
+) -> None:
+    deployment = str(uuid.uuid4())
+    path = tmp_path / "prefect.yaml"
+    path.write_text(
+        "deployments:\n"
+        "  - name: etl\n"
+        "    triggers:\n"
+        "      - expect: [upstream.done]\n"
+        "        parameters: {run_for: '{{ event.resource.id }}'}\n"
+        "      - posture: Proactive\n"
+        "        expect: [upstream.heartbeat]\n"
+        "        within: 60\n"
+    )
+    for _ in range(2):
+        code, _, err = await cli(
+            stack, "-o", "json", "triggers", "apply", deployment, "-f", str(path)
+        )
+        assert code == 0, err
+
+    async with AutomationsClient(**_client_args(stack)) as client:
+        owned = await client.list_related_automations(f"prefect.deployment.{deployment}")
+    assert sorted(a.name for a in owned) == ["etl__automation_1", "etl__automation_2"]
+    for automation in owned:
+        (action,) = automation.actions
+        assert action.type == "run-deployment"
+        assert str(action.deployment_id) == deployment
+
+
+def _client_args(stack: Stack) -> dict[str, str]:
+    return {
+        "api_url": stack.address("triggers"),
+        "events_url": stack.address("ingest"),
+        "actions_url": stack.address("actions"),
+    }
