@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from automations_actions.__main__ import main
+from automations_actions.__main__ import loop_factory, main
 from automations_actions.settings import ActionsSettings
 
 
@@ -33,3 +33,19 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert info.value.code == 0
     assert "ACTIONS_PREFECT_API_URL" in capsys.readouterr().out
+
+
+def test_orchestrator_credentials_ui_url_and_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTIONS_PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setenv("ACTIONS_PREFECT_AUTH_STRING", "admin:pw")
+    monkeypatch.setenv("ACTIONS_UI_URL", "http://127.0.0.1:4200")
+    monkeypatch.setenv("ACTIONS_EVENT_LOOP", "asyncio")
+    monkeypatch.setenv("ACTIONS_CONSUMER__COMMIT_LINGER_SECONDS", "0")
+    settings = ActionsSettings()
+    assert settings.prefect_api_key == ""
+    assert settings.prefect_auth_string == "admin:pw"
+    assert settings.ui_url == "http://127.0.0.1:4200"
+    assert settings.event_loop == "asyncio"
+    assert settings.consumer.commit_linger_seconds == 0
+    assert loop_factory("asyncio") is None
+    assert loop_factory("uvloop") is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -215,16 +216,31 @@ class EventQueries:
                 )
         order = (E.occurred.asc(), E.id.asc()) if f.ascending else (E.occurred.desc(), E.id.desc())
         statement: Select[Any] = select(event_table).where(*clauses).order_by(*order).limit(limit)
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).mappings().all()
+        rows = await self._rows(statement, mappings=True)
         return [record_from_row(row) for row in rows]
+
+    async def _rows(self, statement: Select[Any], mappings: bool = False) -> Sequence[Any]:
+        """Run one query to the end even if the caller is cancelled (a subscriber leaving).
+
+        A connection abandoned mid-query by cancellation is never returned to the pool nor
+        closed: the driver's `Connection.__del__` then complains from the garbage collector,
+        at any later moment (once inside another compile(), which CPython 3.11 turns into
+        `SystemError: AST constructor recursion depth mismatch`).
+        """
+
+        async def run() -> Sequence[Any]:
+            async with self._engine.connect() as connection:
+                result = await connection.execute(statement)
+                rows: Sequence[Any] = result.mappings().all() if mappings else result.all()
+                return rows
+
+        return await asyncio.shield(asyncio.ensure_future(run()))
 
     async def total(self, workspace: str, f: EventFilter) -> int:
         statement = (
             select(func.count()).select_from(event_table).where(*where_clauses(workspace, f))
         )
-        async with self._engine.connect() as connection:
-            return int((await connection.execute(statement)).scalar_one())
+        return int((await self._rows(statement))[0][0])
 
     async def count_by_time(self, workspace: str, f: EventFilter, bins: Bins) -> list[int]:
         """Events per bin, zero-filled; `f` must be bounded by the bins' span."""
@@ -235,11 +251,10 @@ class EventQueries:
         clauses.append(E.occurred >= bins.start)
         statement = select(index.label("bin"), func.count()).where(*clauses).group_by(index)
         counts = [0] * bins.count
-        async with self._engine.connect() as connection:
-            for bin_index, count in (await connection.execute(statement)).all():
-                position = int(bin_index)
-                if 0 <= position < bins.count:
-                    counts[position] += int(count)
+        for bin_index, count in await self._rows(statement):
+            position = int(bin_index)
+            if 0 <= position < bins.count:
+                counts[position] += int(count)
         return counts
 
     async def count_by_event(self, workspace: str, f: EventFilter) -> list[GroupCount]:
@@ -251,8 +266,7 @@ class EventQueries:
             .order_by(count.desc(), E.event.asc())
             .limit(MAX_GROUPS)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+        rows = await self._rows(statement)
         return [GroupCount(name, name, int(n), _aware(a), _aware(b)) for name, n, a, b in rows]
 
     async def count_by_resource(self, workspace: str, f: EventFilter) -> list[GroupCount]:
@@ -267,8 +281,7 @@ class EventQueries:
             .group_by(E.resource_id)
             .limit(MAX_GROUPS)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+        rows = await self._rows(statement)
         groups = [
             GroupCount(rid, label or other or rid, int(n), _aware(a), _aware(b))
             for rid, n, label, other, a, b in rows

@@ -120,14 +120,16 @@ def event_to_model(event: epb.Event) -> model.Event:
     )
 
 
-def event_from_model(event: model.Event) -> epb.Event:
+def event_from_model(event: model.Event, payload: struct_pb2.Struct | None = None) -> epb.Event:
+    """The message for a domain event; `payload` is its payload already as a Struct, when
+    the caller has one (converting a dict to a Struct is the dear part)."""
     message = epb.Event(
         id=event.id,
         occurred_time=to_timestamp(event.occurred),
         event=event.event,
         resource=epb.Resource(labels=dict(event.resource)),
         related=[epb.Resource(labels=dict(r)) for r in event.related],
-        payload=dict_to_struct(dict(event.payload)),
+        payload=payload if payload is not None else dict_to_struct(dict(event.payload)),
         follows=event.follows or "",
     )
     if event.received is not None:

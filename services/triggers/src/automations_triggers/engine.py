@@ -10,7 +10,7 @@ nothing in it blocks or awaits):
     remove(automation_id: str) -> StateChanges
     process(events: Sequence[Event], now: datetime) -> Result      # Result(firings, changes)
     caught_up() -> None                  # the stream is drained: events clock = wall clock
-    due(now: datetime) -> Result
+    due(now: datetime, limit: int | None = None) -> Result
     next_deadline() -> datetime | None
     export_state() -> list[StateRow]
     offset -> timedelta; automation_ids -> frozenset[str]
@@ -30,6 +30,8 @@ nothing in it blocks or awaits):
   call at once), but at most ~5 s (closed reactive buckets are swept there), then call
   `due(now)` and commit/publish its Result the same way (there is no consumer position).
   Proactive ends are shifted by the events-clock lag: `next_deadline` = end - offset.
+  The automations' own events (`prefect.automation.*`) are evaluated but never move the
+  events clock: their lag is ours, not the producers'.
 - `firings` are automation-level firings only (the root trigger's), in evaluation order;
   `states` is {Triggered} or {Resolved}. Ids are deterministic, so replaying the same
   events (or deadlines) over the same restored state gives the same ids.
@@ -82,6 +84,8 @@ from automations_triggers.state import (
 # Prefect does not evaluate log events against triggers.
 SKIPPED_EVENTS = frozenset({"prefect.log.write"})
 DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+# The automations' own events (triggers' and actions' state changes): not producer lag.
+SELF_EVENT_PREFIX = "prefect.automation."
 
 
 @dataclass(slots=True)
@@ -159,7 +163,11 @@ class Engine:
             # The events clock follows arrivals, not released followers (those are old by
             # design). `received` measures our own backlog; `occurred` is Prefect's choice
             # and the fallback, but one late-reported event would then stall every deadline.
-            self._offset = min(event.received or event.occurred, now) - now
+            # Our own state-change events (prefect.automation.*) do not move it: they say
+            # nothing about producers, and a burst of firings would otherwise postpone the
+            # next deadlines by the time it takes to read that burst back.
+            if not event.event.startswith(SELF_EVENT_PREFIX):
+                self._offset = min(event.received or event.occurred, now) - now
             # Metrics order each run's states by time themselves: no need to wait for `follows`.
             self._metrics.observe(event, now + self._offset, now)
             for ready in self._ordering.admit(event, now):
@@ -171,14 +179,15 @@ class Engine:
         (otherwise the lag of the last batch would delay every deadline until the next)."""
         self._offset = timedelta(0)
 
-    def due(self, now: datetime) -> Result:
-        """Fire proactive deadlines, release lost followers and sweep closed buckets."""
+    def due(self, now: datetime, limit: int | None = None) -> Result:
+        """Fire proactive deadlines (at most `limit` buckets; then `next_deadline` is still
+        in the past), release lost followers and sweep closed buckets."""
         self._now = now
         for event in self._ordering.release_lost(now):
             self._evaluate(event, now)
         as_of = now + self._offset
         self._metrics.run_due(as_of, now)
-        self._events.run_due(as_of, now, self._event_trigger)
+        self._events.run_due(as_of, now, self._event_trigger, limit)
         self._events.sweep(as_of)
         return self._result()
 

@@ -104,8 +104,11 @@ class EventTriggerEvaluation:
 
     # -- proactive path (§3.5) ------------------------------------------------------------
 
-    def run_due(self, as_of: datetime, now: datetime, resolve: Resolve) -> None:
-        """Fire proactive buckets whose end is at or before `as_of` (the events clock)."""
+    def run_due(
+        self, as_of: datetime, now: datetime, resolve: Resolve, limit: int | None = None
+    ) -> None:
+        """Fire proactive buckets whose end is at or before `as_of` (the events clock); at
+        most `limit` of them (the rest stay due for the next call)."""
         for automation_id, trigger_id in sorted(self._ensure_pending):
             trigger = resolve(automation_id, trigger_id)
             if trigger is None:
@@ -116,7 +119,9 @@ class EventTriggerEvaluation:
                 end = as_of + trigger.within
                 self._new(automation_id, trigger, (), as_of, end, 0, None, fired)
         self._ensure_pending.clear()
-        while (bucket := self._table.pop_due(as_of)) is not None:
+        left = limit if limit is not None else -1
+        while left != 0 and (bucket := self._table.pop_due(as_of)) is not None:
+            left -= 1
             trigger = resolve(bucket.automation_id, bucket.trigger_id)
             if trigger is None:
                 self._table.delete(bucket)

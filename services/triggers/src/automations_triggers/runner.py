@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from automations.v1 import event_pb2 as epb
 from automations_common.broker import OutgoingMessage
 from automations_common.streams import Streams
-from automations_triggers.convert_events import event_from_model, event_to_model
+from automations_triggers.convert_events import event_to_model
 from automations_triggers.documents import AutomationDocument
 from automations_triggers.engine import Engine, Result
 from automations_triggers.loaded import LoadedAutomations
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Sequence[OutgoingMessage]], Awaitable[object]]
 # The longest the deadline loop sleeps: reactive sweeps and lost followers happen there too.
 MAX_IDLE_SECONDS = 5.0
+# Proactive buckets fired per transaction: when thousands of windows end together, the
+# first firings go out after one chunk is committed and published, not after all of them.
+DUE_CHUNK = 500
+PUBLISHES_IN_FLIGHT = 2
 
 
 def _utc_now() -> datetime:
@@ -158,32 +162,57 @@ class EngineRunner:
         self._wake.set()
 
     async def run_deadlines(self) -> None:
-        """Fire proactive windows when they end (not on a poll), sweep, release followers."""
-        while not self._stopping.is_set():
-            deadline = self._engine.next_deadline()
-            delay = MAX_IDLE_SECONDS
-            if deadline is not None:
-                delay = min(delay, max(0.0, (deadline - self._clock()).total_seconds()))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-            if self._stopping.is_set():
-                return
-            deadline = self._engine.next_deadline()
-            if deadline is not None and deadline > self._clock():
-                continue  # woken early: sleep again until the (possibly new) deadline
-            try:
-                await self._run_due()
-            except Exception:
-                log.exception("evaluating deadlines failed; retrying")
-                await asyncio.sleep(1.0)
+        """Fire proactive windows when they end (not on a poll), sweep, release followers.
 
-    async def _run_due(self) -> None:
+        A chunk's messages are published while the next chunk is evaluated and committed
+        (at most PUBLISHES_IN_FLIGHT chunks at a time); each leaves the outbox only once
+        JetStream has stored it, as on the consumer's path."""
+        publishing: list[asyncio.Task[None]] = []
+        try:
+            while not self._stopping.is_set():
+                deadline = self._engine.next_deadline()
+                delay = MAX_IDLE_SECONDS
+                if deadline is not None:
+                    delay = min(delay, max(0.0, (deadline - self._clock()).total_seconds()))
+                self._wake.clear()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                if self._stopping.is_set():
+                    return
+                deadline = self._engine.next_deadline()
+                if deadline is not None and deadline > self._clock():
+                    continue  # woken early: sleep again until the (possibly new) deadline
+                try:
+                    pending = await self._run_due()
+                except Exception:
+                    log.exception("evaluating deadlines failed; retrying")
+                    await asyncio.sleep(1.0)
+                    continue
+                if pending:
+                    publishing.append(asyncio.create_task(self._publish_taken(pending)))
+                for task in [t for t in publishing if t.done()]:
+                    publishing.remove(task)
+                    await self._settle(task)
+                while len(publishing) > PUBLISHES_IN_FLIGHT:
+                    await self._settle(publishing.pop(0))
+        finally:
+            for task in publishing:
+                await self._settle(task)
+
+    @staticmethod
+    async def _settle(task: asyncio.Task[None]) -> None:
+        try:
+            await task
+        except Exception:
+            # Already back in the pending set (`unpublished`): the next publisher retries.
+            log.exception("publishing firings failed; they stay in the outbox")
+
+    async def _run_due(self) -> list[OutgoingMessage]:
         async with self._lock:
-            result = self._engine.due(self._clock())
+            result = self._engine.due(self._clock(), DUE_CHUNK)
             await self._commit(result.changes, self._messages(result, {}))
-            pending = self._take_pending()
-        await self._publish_taken(pending)
+            return self._take_pending()
 
     async def flush(self) -> None:
         """Publish what an earlier run committed but did not get stored."""
@@ -202,9 +231,8 @@ class EngineRunner:
             if automation is None:
                 continue
             event = firing.triggering_event
-            proto = None
-            if event is not None:
-                proto = protos.get(event.id) or event_from_model(event)
+            # Deadline firings have no message: firing_messages rebuilds it cheaply.
+            proto = protos.get(event.id) if event is not None else None
             log.info(
                 "automation %s (%s) %s",
                 automation.document.name,

@@ -207,3 +207,40 @@ def test_caught_up_stream_clears_the_events_clock_lag():
     assert engine.offset == timedelta(seconds=-5)
     engine.caught_up()
     assert engine.offset == timedelta(0)
+
+
+def test_own_automation_events_do_not_move_the_events_clock():
+    """A burst of our own state-change events read back late is not producer lag: it must
+    not postpone the next proactive deadlines (README "Events clock")."""
+    engine = Engine()
+    trigger = event_trigger(after=[RUN], expect=[DONE], for_each=EACH, within=10, proactive=True)
+    engine.load([automation(trigger)])
+    engine.process([ev(RUN, 0, "r1", received=0)], at(0))
+    assert engine.next_deadline() == at(10)
+    engine.process(
+        [
+            ev("prefect.automation.triggered", 1, "prefect.automation.a", received=1),
+            ev("prefect.automation.action.executed", 1, "prefect.automation.a", received=1),
+        ],
+        at(6),
+    )
+    assert engine.offset == timedelta(0)
+    assert engine.next_deadline() == at(10)
+    engine.process([ev("producer.event", 2, "p1", received=2)], at(6))
+    assert engine.offset == timedelta(seconds=-4)
+
+
+def test_due_with_a_limit_fires_the_rest_on_the_next_call():
+    """The runner fires deadlines in chunks: what a limited call leaves stays due."""
+    engine = Engine()
+    trigger = event_trigger(after=[RUN], expect=[DONE], for_each=EACH, within=10, proactive=True)
+    engine.load([automation(trigger)])
+    engine.process([ev(RUN, 0, f"r{i}", received=0) for i in range(5)], at(0))
+    first = engine.due(at(10), limit=2)
+    assert len(first.firings) == 2
+    assert engine.next_deadline() == at(10)  # still due: the runner calls again at once
+    rest = engine.due(at(10), limit=2), engine.due(at(10), limit=2)
+    assert [len(r.firings) for r in rest] == [2, 1]
+    fired = {f.triggering_labels["prefect.resource.id"] for r in (first, *rest) for f in r.firings}
+    assert fired == {f"r{i}" for i in range(5)}
+    assert engine.next_deadline() is None or engine.next_deadline() > at(10)
