@@ -17,7 +17,7 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing into $(VENV) (first time takes a minute)..."
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt $(PACKAGES) -r requirements-dev.txt
+	@$(BIN)/python -m pip install -qq --disable-pip-version-check -c constraints.txt $(PACKAGES) -r requirements-dev.txt
 	@touch $@
 
 install: $(STAMP) ## Create .venv and install everything

@@ -15,6 +15,7 @@ and JetStream's acknowledgements.
 
 Environment: BENCH_INGEST_EVENTS (default 60000 per run), BENCH_INGEST_RUNS (default 3),
 BENCH_INGEST_INFLIGHT (default 4), BENCH_INGEST_STORE (default 1000000),
+BENCH_INGEST_PERSISTER (default true: the service also stores every event, as deployed),
 BENCH_INGEST_POSTGRES (default postgresql://127.0.0.1:5432/test).
 """
 
@@ -344,6 +345,7 @@ async def _run(workdir: Path) -> None:
             "INGEST_DATA_DIR": str(workdir),
             "INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'ingest.db'}",
             "INGEST_LOG_LEVEL": "WARNING",
+            "INGEST_PERSISTER__ENABLED": os.environ.get("BENCH_INGEST_PERSISTER") or "true",
         }
         process = service_process("ingest", env, workdir / "ingest.log")
         process.start()

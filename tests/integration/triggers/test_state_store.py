@@ -37,6 +37,12 @@ async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_
 
         await store.clear_outbox(["m0", "m2"])
         assert [m.data for m in await store.load_outbox()] == [bytes([1])]
+
+        # Stored messages leave the outbox with the next commit, new ones join it.
+        await store.commit(StateChanges(), [OutgoingMessage("s", b"n", "m3")], published=["m1"])
+        assert [m.msg_id for m in await store.load_outbox()] == ["m3"]
+        await store.commit(StateChanges(), published=["m3"])  # nothing else to write
+        assert await store.load_outbox() == []
         other = EngineStateStore(session_factory(engine), "elsewhere", "triggers")
         assert await other.load_rows() == []  # workspaces are apart
     finally:

@@ -136,6 +136,9 @@ class TriggersApp:
             self._background.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._background
+        # Stored messages leave the outbox now, not with a commit that will not come.
+        with contextlib.suppress(Exception):
+            await self._runner.clear_stored()
         await self._server.stop(self._settings.grpc.shutdown_grace_seconds)
         if self._changes is not None:
             with contextlib.suppress(Exception):

@@ -65,6 +65,10 @@ class EngineRunner:
         # publish; each message goes out through one of them at a time.
         self._pending: dict[str, OutgoingMessage] = {}
         self._inflight: dict[str, OutgoingMessage] = {}
+        # Stored by JetStream, still in the outbox table: deleted with the next commit (or
+        # when the deadline loop goes idle, at most MAX_IDLE_SECONDS later), well inside
+        # JetStream's 10-minute duplicate window should a crash republish them.
+        self._stored: list[str] = []
 
     def is_loaded(self, automation_id: str) -> bool:
         return automation_id in self._automations
@@ -123,14 +127,17 @@ class EngineRunner:
         return pending
 
     async def published(self, messages: Sequence[OutgoingMessage]) -> None:
-        """JetStream stored these: they leave the outbox."""
+        """JetStream stored these: they leave the outbox with the next transaction."""
         async with self._lock:
-            done = [m.msg_id for m in messages if m.msg_id in self._inflight]
-            if not done:
-                return
-            await self._state.clear_outbox(done)
-            for msg_id in done:
-                self._inflight.pop(msg_id, None)
+            for message in messages:
+                if self._inflight.pop(message.msg_id, None) is not None:
+                    self._stored.append(message.msg_id)
+
+    async def clear_stored(self) -> None:
+        """Delete the outbox rows of stored messages now (nothing else to commit)."""
+        async with self._lock:
+            if self._stored:
+                await self._commit(StateChanges(), [])
 
     async def unpublished(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publishing these failed: the next publisher takes them again."""
@@ -176,6 +183,7 @@ class EngineRunner:
                     delay = min(delay, max(0.0, (deadline - self._clock()).total_seconds()))
                 self._wake.clear()
                 if delay > 0:
+                    await self._idle_clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), delay)
                 if self._stopping.is_set():
@@ -199,6 +207,13 @@ class EngineRunner:
         finally:
             for task in publishing:
                 await self._settle(task)
+            await self._idle_clear()
+
+    async def _idle_clear(self) -> None:
+        try:
+            await self.clear_stored()
+        except Exception:
+            log.exception("clearing the outbox failed; retrying later")
 
     @staticmethod
     async def _settle(task: asyncio.Task[None]) -> None:
@@ -250,14 +265,16 @@ class EngineRunner:
         messages: list[OutgoingMessage],
         position: int | None = None,
     ) -> None:
+        stored = self._stored
         try:
-            await self._state.commit(changes, messages, position)
+            await self._state.commit(changes, messages, position, stored)
         except Exception:
             # Memory is ahead of the database now: rebuild it from what was committed, so
             # the redelivered events are evaluated again from that state.
             log.exception("committing trigger state failed; reloading state from the database")
             await self._rebuild()
             raise
+        self._stored = self._stored[len(stored) :]
         for message in messages:
             self._pending[message.msg_id] = message
 

@@ -51,11 +51,15 @@ class EngineStateStore:
         changes: StateChanges,
         messages: Sequence[OutgoingMessage] = (),
         position: int | None = None,
+        published: Sequence[str] = (),
     ) -> None:
-        """State changes, the messages to publish and the position reached: all or nothing."""
-        if not changes and not messages and position is None:
+        """State changes, the messages to publish and the position reached: all or nothing.
+        `published`: ids of earlier messages JetStream has stored, to leave the outbox in
+        the same transaction (saves one transaction per published batch)."""
+        if not changes and not messages and position is None and not published:
             return
         async with self._sessions.begin() as session:
+            await self._delete_outbox(session, published)
             idents = [(r.kind, r.key) for r in changes.upserts] + list(changes.deletes)
             for start in range(0, len(idents), _CHUNK):
                 await session.execute(
@@ -119,10 +123,13 @@ class EngineStateStore:
     async def clear_outbox(self, msg_ids: Sequence[str]) -> None:
         """Forget messages JetStream has stored."""
         async with self._sessions.begin() as session:
-            for start in range(0, len(msg_ids), _CHUNK):
-                await session.execute(
-                    outbox.delete().where(
-                        outbox.c.workspace == self._workspace,
-                        outbox.c.msg_id.in_(list(msg_ids[start : start + _CHUNK])),
-                    )
+            await self._delete_outbox(session, msg_ids)
+
+    async def _delete_outbox(self, session: AsyncSession, msg_ids: Sequence[str]) -> None:
+        for start in range(0, len(msg_ids), _CHUNK):
+            await session.execute(
+                outbox.delete().where(
+                    outbox.c.workspace == self._workspace,
+                    outbox.c.msg_id.in_(list(msg_ids[start : start + _CHUNK])),
                 )
+            )
