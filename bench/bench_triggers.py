@@ -20,7 +20,8 @@ figures include decoding, evaluation, the batch's transaction, publishing and ac
    buckets (the seen-event set is full by then, so it does not count); the service's RSS
    growth per armed key in (2) is printed too.
 
-Environment: BENCH_TRIGGERS_EVENTS (default 30000), BENCH_TRIGGERS_RUNS (default 3).
+Environment: BENCH_TRIGGERS_EVENTS (default 30000), BENCH_TRIGGERS_RUNS (default 3),
+BENCH_TRIGGERS_SIZES, BENCH_TRIGGERS_ONLY, BENCH_TRIGGERS_SPREAD (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
