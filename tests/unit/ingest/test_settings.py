@@ -35,4 +35,25 @@ def test_help_describes_the_settings(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0
-    assert "INGEST_HTTP_PORT" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "INGEST_HTTP_PORT" in out
+    assert "INGEST_PREFECT_BRIDGE__URL" in out
+
+
+def test_the_prefect_bridge_is_off_by_default_and_configured_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert IngestSettings().prefect_bridge.url == ""
+    monkeypatch.setenv("INGEST_PREFECT_BRIDGE__URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setenv("INGEST_PREFECT_BRIDGE__API_KEY", "pnu_secret")
+    monkeypatch.setenv("INGEST_PREFECT_BRIDGE__EXCLUDE_EVENT_PREFIXES", '["prefect.log"]')
+    monkeypatch.setenv("INGEST_PREFECT_BRIDGE__CATCH_UP_DELAY_SECONDS", "2.5")
+    bridge = IngestSettings().prefect_bridge
+    assert bridge.url == "http://127.0.0.1:4200/api"
+    assert bridge.api_key is not None
+    assert bridge.api_key.get_secret_value() == "pnu_secret"
+    assert "pnu_secret" not in repr(bridge)
+    assert bridge.auth_string is None
+    assert bridge.exclude_event_prefixes == ["prefect.log"]
+    assert bridge.catch_up_delay_seconds == 2.5
+    assert bridge.batch_size == 100
