@@ -168,3 +168,14 @@ async def test_template_limits_still_apply() -> None:
     with pytest.raises(TemplateProblem, match="too large"):
         render_json_value("{{ 'x' * 10**9 }}", context, Templates())
     assert Templates().render("[{{ ''.__class__ }}]", context) == "[]"
+
+
+async def test_a_metric_firing_shows_its_value_as_metric() -> None:
+    base = invocation()
+    metric_firing = {**base.firing, "triggering_value": 0.75}
+    metric_invocation = ActionInvocation(**{**base.__dict__, "firing": metric_firing})
+    [rendered] = await ContextRenderer(None, "").render_many(
+        metric_invocation, ["success rate {{ metric }}"]
+    )
+    assert rendered == "success rate 0.75"
+    assert await render("[{{ metric }}]") == "[]"

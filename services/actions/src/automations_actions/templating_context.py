@@ -208,6 +208,9 @@ async def template_context(
         "firings": [dict(invocation.firing)],
         "events": [event] if event is not None else [],
     }
+    metric = invocation.firing.get("triggering_value")
+    if metric is not None:
+        context["metric"] = metric  # a metric trigger's value at the transition
     for name in LAZY_OBJECTS:
         if name in names:
             found = None
