@@ -50,7 +50,17 @@ class Persister:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Persist until `stopping` is set; the batch in hand is finished first (a write
-        cancelled half-way would leave its database connection in an unknown state)."""
+        cancelled half-way would leave its database connection in an unknown state).
+        Losing JetStream (at start or later) is waited out, never fatal."""
+        while not stopping.is_set():
+            try:
+                await self._consume(stopping)
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.warning("the persister lost JetStream (%r); retrying in 1 s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), 1.0)
+
+    async def _consume(self, stopping: asyncio.Event) -> None:
         subscription = await self._js.pull_subscribe(
             # Every workspace's events: the workspace is the subject's last token.
             self._streams.events_subject_all(),
@@ -89,7 +99,8 @@ class Persister:
                 await self._handle(messages)
         finally:
             stop_waiter.cancel()
-            await subscription.unsubscribe()
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                await subscription.unsubscribe()
 
     async def _handle(self, messages: list[Msg]) -> None:
         records: list[EventRecord] = []
