@@ -32,7 +32,7 @@ def crash_stack(nats_url: str, tmp_path: Path) -> Iterator[Stack]:
         nats_url,
         tmp_path,
         namespace=f"crash{uuid.uuid4().hex[:8]}",
-        extra_env={"TRIGGERS_ACK_WAIT_SECONDS": "3", "ACTIONS_ACK_WAIT_SECONDS": "5"},
+        extra_env={"TRIGGERS_ACK_WAIT_SECONDS": "3", "ACTIONS_CONSUMER__ACK_WAIT_SECONDS": "5"},
     )
     try:
         stack.start_all()

@@ -11,22 +11,19 @@ from automations_actions.app import ActionsApp, build
 from automations_actions.settings import ActionsSettings
 from automations_common.lifecycle import run_until_signalled
 from automations_common.logs import configure_logging
+from automations_common.settings import describe_settings
 
 DESCRIPTION = """Runs the actions service: consumes ACTIONS, carries out each action once,
 serves BlockService and ActionService over gRPC (default port 7473).
-
-Configured by environment: ACTIONS_NATS__URL, ACTIONS_NATS__NAMESPACE,
-ACTIONS_GRPC__HOST, ACTIONS_GRPC__PORT, ACTIONS_DATABASE_URL, ACTIONS_DATA_DIR,
-ACTIONS_PREFECT_API_URL, ACTIONS_PREFECT_API_KEY or ACTIONS_PREFECT_AUTH_STRING,
-ACTIONS_UI_URL, ACTIONS_AUTOMATIONS_API_URL, ACTIONS_SECRET_KEY,
-ACTIONS_PRIVATE_URL_ALLOWLIST (CIDRs or hosts, comma-separated), ACTIONS_RETRY__MAX_ATTEMPTS,
-ACTIONS_EVENT_LOOP (uvloop or asyncio), ACTIONS_LOG_LEVEL."""
+An empty ACTIONS_DATABASE_URL means SQLite at <data_dir>/actions.db; an empty
+ACTIONS_SECRET_KEY means a key file generated under the data directory."""
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="automations-actions",
         description=DESCRIPTION,
+        epilog=describe_settings(ActionsSettings, "ACTIONS_"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.parse_args(argv)

@@ -52,3 +52,19 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+def describe_settings(settings_class: type[BaseSettings], env_prefix: str) -> str:
+    """Every environment variable of a settings class with its default, for `--help`."""
+    defaults = settings_class.model_construct()
+    lines = ["Settings (environment variables, nested fields joined with __):"]
+    for name, info in settings_class.model_fields.items():
+        annotation = info.annotation
+        value = getattr(defaults, name)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub in type(value).model_fields:
+                variable = f"{env_prefix}{name.upper()}__{sub.upper()}"
+                lines.append(f"  {variable:<44} default: {getattr(value, sub)!r}")
+        else:
+            lines.append(f"  {env_prefix + name.upper():<44} default: {value!r}")
+    return "\n".join(lines)

@@ -6,12 +6,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import Any
-
-from pydantic import BaseModel
 
 from automations_common.lifecycle import run_until_signalled
 from automations_common.logs import configure_logging
+from automations_common.settings import describe_settings
 from automations_triggers.app import build
 from automations_triggers.settings import TriggersSettings
 
@@ -19,21 +17,10 @@ ENV_PREFIX = "TRIGGERS_"
 
 
 def _describe() -> str:
-    defaults = TriggersSettings.model_construct()
-    lines = ["Settings (environment variables):"]
-    for name, info in TriggersSettings.model_fields.items():
-        annotation: Any = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for sub, _ in annotation.model_fields.items():
-                value = getattr(getattr(defaults, name), sub)
-                env = f"{ENV_PREFIX}{name.upper()}__{sub.upper()}"
-                lines.append(f"  {env:<40} default: {value!r}")
-        else:
-            value = getattr(defaults, name)
-            env = f"{ENV_PREFIX}{name.upper()}"
-            lines.append(f"  {env:<40} default: {value!r}")
-    lines.append("An empty TRIGGERS_DATABASE_URL means SQLite at <data_dir>/triggers.db.")
-    return "\n".join(lines)
+    return (
+        describe_settings(TriggersSettings, ENV_PREFIX)
+        + "\nAn empty TRIGGERS_DATABASE_URL means SQLite at <data_dir>/triggers.db."
+    )
 
 
 async def _serve(settings: TriggersSettings) -> None:
