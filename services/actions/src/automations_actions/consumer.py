@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from google.protobuf.message import DecodeError
-from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -18,6 +15,7 @@ from automations.v1 import stream_pb2
 from automations_actions.convert import AutomationJsons, invocation_from_proto
 from automations_actions.dispatch import Delivery, Dispatcher
 from automations_actions.settings import ConsumerSettings
+from automations_common.puller import BatchPuller
 from automations_common.streams import Streams
 
 log = logging.getLogger(__name__)
@@ -122,72 +120,6 @@ class ActionsConsumer:
                     await message.nak(delay=verdict.delay)
         finally:
             self._batches.release()
-
-
-class BatchPuller:
-    """Batches from a durable pull consumer, gathered by one subscription callback.
-
-    nats-py's `fetch` awaits every message with its own timer task and needs two pull
-    requests to return "what is there, without waiting for a full batch"; under load that
-    per-batch cost delayed every action by 10 ms or more. This sends the JetStream pull
-    requests itself: a `no_wait` one for what is available now; when nothing is, a
-    lingering one that returns as soon as the first message arrives (what that request
-    brings later is kept, in order, for the next fetch).
-    """
-
-    def __init__(self, nc: NatsClient, stream: str, consumer: str) -> None:
-        self._nc = nc
-        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
-        self._inbox = nc.new_inbox()
-        self._subscription: Subscription | None = None
-        self._buffer: list[Msg] = []
-        self._wanted = 0
-        self._ready = asyncio.Event()
-
-    async def start(self) -> None:
-        self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message)
-
-    async def close(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
-            self._subscription = None
-
-    def take_buffered(self) -> list[Msg]:
-        """Messages delivered but not handed out (to give back on shutdown)."""
-        msgs, self._buffer = self._buffer, []
-        return msgs
-
-    async def fetch(self, batch: int, wait: float) -> list[Msg]:
-        """Up to `batch` messages: those available now, else the first within `wait` s."""
-        if self._subscription is None:
-            raise RuntimeError("start() the puller before fetching")
-        if not self._buffer:
-            await self._request({"batch": batch, "no_wait": True}, batch, wait)
-        if not self._buffer:
-            expires = max(1, int(wait * 1e9) - 100_000)
-            await self._request({"batch": batch, "expires": expires}, 1, wait)
-        msgs, self._buffer = self._buffer[:batch], self._buffer[batch:]
-        return msgs
-
-    async def _request(self, body: dict[str, object], wanted: int, wait: float) -> None:
-        self._wanted = wanted
-        self._ready.clear()
-        await self._nc.publish(self._subject, json.dumps(body).encode(), reply=self._inbox)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), wait)
-
-    async def _on_message(self, msg: Msg) -> None:
-        status = JetStreamContext.is_status_msg(msg)
-        if status is None:
-            self._buffer.append(msg)
-            if len(self._buffer) >= self._wanted:
-                self._ready.set()
-        elif status != "100":  # not a heartbeat: 404, 408, 409 ... end the request
-            if status not in ("404", "408"):
-                description = msg.headers.get("Description", "") if msg.headers else ""
-                log.info("pull request ended: %s %s", status, description)
-            self._ready.set()
 
 
 def _delivery(message: Msg, automations: AutomationJsons) -> Delivery:

@@ -17,7 +17,7 @@ from nats.js.errors import NotFoundError
 from automations.v1 import event_pb2 as epb
 from automations_common.broker import OutgoingMessage, publish_all
 from automations_common.errors import Unavailable
-from automations_triggers.puller import BatchPuller
+from automations_common.puller import BatchPuller
 from automations_triggers.sharding import CONSUMER_NAME
 
 log = logging.getLogger(__name__)

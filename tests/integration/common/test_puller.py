@@ -9,8 +9,8 @@ import nats
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from automations_actions.consumer import BatchPuller
 from automations_common.broker import ensure_streams
+from automations_common.puller import BatchPuller
 from automations_common.streams import Streams
 
 pytestmark = pytest.mark.timeout(30)

@@ -1,4 +1,4 @@
-"""Transport only: batches from a durable pull consumer, gathered by one subscription callback.
+"""Batches from a durable pull consumer, gathered by one subscription callback.
 
 nats-py's `PullSubscription.fetch` awaits every message with its own timer task (a uuid, a
 task and a `wait_for` per message), which costs more than evaluating the event. This sends
