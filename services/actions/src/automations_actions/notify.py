@@ -15,7 +15,8 @@ import re
 import smtplib
 import ssl
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -196,7 +197,7 @@ class Notifier:
             "url": masked_url(url),
             "body": payload if shown is None else shown,
         }
-        try:
+        with _transport_errors(request):
             response: OutboundResponse = await self.transport.send(
                 OutboundRequest(
                     method=method,
@@ -206,12 +207,6 @@ class Notifier:
                     allow_private=block.allow_private_urls,
                 )
             )
-        except UnsafeTargetError as exc:
-            raise NotificationError(str(exc), f"refused: {exc}", request=request) from None
-        except TransportError as exc:
-            raise NotificationError(
-                str(exc), f"not delivered: {exc}", transient=True, request=request
-            ) from None
         log = f"{method} {masked_url(url)} -> {response.status_code}"
         status = response.status_code
         if status >= 300:
@@ -238,16 +233,10 @@ class Notifier:
                 "the e-mail block needs smtp_server, from_email and to_emails",
                 "incomplete e-mail block",
             )
-        try:
+        with _transport_errors(request):
             target = await self.transport.check(
                 host, port, allow_private=block.allow_private_urls, scheme="smtp"
             )
-        except UnsafeTargetError as exc:
-            raise NotificationError(str(exc), f"refused: {exc}", request=request) from None
-        except TransportError as exc:
-            raise NotificationError(
-                str(exc), f"not delivered: {exc}", transient=True, request=request
-            ) from None
         message = EmailMessage()
         message["Subject"] = subject
         message["From"] = sender
@@ -307,16 +296,10 @@ class Notifier:
         host = _user_chosen_host(plugin)
         if host is not None:
             port = int(getattr(plugin, "port", None) or 0) or (443 if plugin.secure else 80)
-            try:
+            with _transport_errors(request):
                 await self.transport.check(
                     host, port, allow_private=block.allow_private_urls, scheme=scheme
                 )
-            except UnsafeTargetError as exc:
-                raise NotificationError(str(exc), f"refused: {exc}", request=request) from None
-            except TransportError as exc:
-                raise NotificationError(
-                    str(exc), f"not delivered: {exc}", transient=True, request=request
-                ) from None
         log: list[str] = []
         delivered = await asyncio.to_thread(
             _apprise_notify, _load_apprise(), url, subject, body, log, self.timeout_seconds
@@ -449,3 +432,16 @@ def _apprise_notify(
         log.append(f"{entry.level}: {entry.message}")
 
     return bool(client.notify(body=body, title=subject, timeout=timeout, log_callback=record))
+
+
+@contextmanager
+def _transport_errors(request: Mapping[str, Any]) -> Iterator[None]:
+    """A refused target fails at once; a transport failure is worth another attempt."""
+    try:
+        yield
+    except UnsafeTargetError as exc:
+        raise NotificationError(str(exc), f"refused: {exc}", request=request) from None
+    except TransportError as exc:
+        raise NotificationError(
+            str(exc), f"not delivered: {exc}", transient=True, request=request
+        ) from None
