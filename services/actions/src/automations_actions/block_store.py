@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,34 +73,20 @@ class SqlBlockStore:
         return Block(**{**block.__dict__, "created": now, "updated": now})
 
     async def get(self, workspace: str, block_id: str) -> Block | None:
-        async with self._sessions() as session:
-            row = (
-                (
-                    await session.execute(
-                        select(block_table).where(
-                            block_table.c.workspace == workspace, block_table.c.id == block_id
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return None if row is None else self._open(row)
+        rows = await self._select(workspace, block_table.c.id == block_id)
+        return self._open(rows[0]) if rows else None
 
     async def find_by_name(self, workspace: str, name: str) -> list[Block]:
+        return [
+            self._open(row) for row in await self._select(workspace, block_table.c.name == name)
+        ]
+
+    async def _select(self, workspace: str, condition: ColumnElement[bool]) -> Sequence[RowMapping]:
         async with self._sessions() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(block_table).where(
-                            block_table.c.workspace == workspace, block_table.c.name == name
-                        )
-                    )
-                )
-                .mappings()
-                .all()
+            result = await session.execute(
+                select(block_table).where(block_table.c.workspace == workspace, condition)
             )
-        return [self._open(row) for row in rows]
+            return result.mappings().all()
 
     async def name_taken(self, workspace: str, kind: str, name: str, except_id: str) -> bool:
         async with self._sessions() as session:
