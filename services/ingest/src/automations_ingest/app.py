@@ -23,6 +23,7 @@ from automations_ingest.grpc_api import EventsApi
 from automations_ingest.persister import Persister
 from automations_ingest.prefect_bridge import BridgeOptions, PrefectBridge
 from automations_ingest.publisher import EventPublisher, utc_now
+from automations_ingest.reading import EventReader
 from automations_ingest.retention import run_retention
 from automations_ingest.settings import IngestSettings
 from automations_ingest.store import EventStore
@@ -95,7 +96,12 @@ class IngestApp:
             settings.publish_timeout_seconds,
         )
         tail = EventTail(js, self.streams, queries, settings.subscribe, self._clock)
-        events_api = EventsApi(publisher, queries, tail, settings.workspace, self._clock)
+        events_api = EventsApi(
+            publisher,
+            EventReader(queries, settings.workspace, self._clock),
+            tail,
+            settings.workspace,
+        )
         webhook_api = WebhookApi(webhooks, self._clock)
         self._grpc = GrpcServer(
             settings.grpc.host,
