@@ -51,7 +51,7 @@ from automations import (
     Webhook,
 )
 from automations.v1 import automation_pb2, event_pb2, stream_pb2
-from automations_common.broker import OutgoingMessage, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.devstack import (
     NatsServer,
     Stack,
@@ -278,7 +278,7 @@ async def bench_throughput(
         streams = Streams(namespace)
         nc = await nats.connect(nats_url)
         try:
-            js = nc.jetstream()
+            jetstream = JetStreamPublisher(nc)
             # A small warm-up round: connections, compiled templates, the block cache.
             for run, count in enumerate([200] + [COUNT] * RUNS):
                 messages = [
@@ -288,7 +288,7 @@ async def bench_throughput(
                 receiver.reset(count)
                 cpu = cpu_seconds(pid)
                 started = time.perf_counter()
-                await publish_all(js, messages)
+                await jetstream.publish(messages)
                 published = time.perf_counter() - started
                 try:
                     await asyncio.wait_for(receiver.done.wait(), 120)
@@ -313,8 +313,8 @@ async def bench_throughput(
             async def publish(first: int, count: int) -> None:
                 batch = triggered_actions(block_id, count, LATENCY_PAYLOAD, stamped=True)
                 subject = streams.actions_subject("default")
-                await publish_all(
-                    js, [OutgoingMessage(subject, m.SerializeToString(), m.id) for m in batch]
+                await jetstream.publish(
+                    [OutgoingMessage(subject, m.SerializeToString(), m.id) for m in batch]
                 )
 
             print(f"actions hop alone: TriggeredAction published -> webhook, {RATE:.0f}/s")

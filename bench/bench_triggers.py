@@ -50,7 +50,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from automations.v1 import event_pb2 as epb
 from automations.v1 import stream_pb2 as spb
-from automations_common.broker import OutgoingMessage, ensure_streams, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage, ensure_streams
 from automations_common.database import create_engine, migrate
 from automations_common.devstack import (
     ManagedProcess,
@@ -286,20 +286,21 @@ async def _start_service(
     return Service(process, database_url)
 
 
-async def _publish(js: JetStreamContext, streams: Streams, events: Sequence[epb.Event]) -> int:
+async def _publish(
+    jetstream: JetStreamPublisher, streams: Streams, events: Sequence[epb.Event]
+) -> int:
     """Publish with pipelined acks; the stream sequence of the last one."""
     subject = streams.events_subject()
     last = 0
     for start in range(0, len(events), 5000):
-        acks = await publish_all(
-            js,
+        receipt = await jetstream.publish(
             [
                 OutgoingMessage(subject, e.SerializeToString(), e.id)
                 for e in events[start : start + 5000]
             ],
             timeout_seconds=60.0,
         )
-        last = max(a.seq or 0 for a in acks)
+        last = max(last, receipt.last_sequence)
     return last
 
 
@@ -319,10 +320,11 @@ async def _throughput_run(
 ) -> tuple[float, float]:
     """(events/s, events per CPU-second of the service process) for one run."""
     js = nc.jetstream()
+    jetstream = JetStreamPublisher(nc)
     namespace = f"bt{size}r{run}x{uuid.uuid4().hex[:6]}"
     streams = Streams(namespace)
     await ensure_streams(js, streams.stream_configs())
-    last = await _publish(js, streams, _events(size, EVENTS, seed=run))
+    last = await _publish(jetstream, streams, _events(size, EVENTS, seed=run))
     # The durable consumer exists before the service starts (it binds to it), so the
     # clock starts when the first event is delivered, not when start-up is noticed.
     await js.add_consumer(
@@ -444,6 +446,7 @@ async def _lateness_run(
     nc: NatsClient, nats_url: str, work: Path, case: LatenessCase, run: int
 ) -> Lateness:
     js = nc.jetstream()
+    jetstream = JetStreamPublisher(nc)
     namespace = f"bl{case.name}{run}x{uuid.uuid4().hex[:6]}"
     streams = Streams(namespace)
     await ensure_streams(js, streams.stream_configs())
@@ -471,8 +474,8 @@ async def _lateness_run(
                 _event(f"bench.armed.{k % case.automations}", f"bench.key.{k}", rng, now)
                 for k in keys
             ]
-            await publish_all(
-                js, [OutgoingMessage(subject, e.SerializeToString(), e.id) for e in batch]
+            await jetstream.publish(
+                [OutgoingMessage(subject, e.SerializeToString(), e.id) for e in batch]
             )
             pause = started + ARM_SECONDS * (step + 1) / steps - time.perf_counter()
             await asyncio.sleep(max(0.0, pause))

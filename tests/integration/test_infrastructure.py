@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import nats
+import pytest
+from nats.js.api import StreamConfig
 from sqlalchemy import text
 
-from automations_common.broker import OutgoingMessage, ensure_streams, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage, ensure_streams
 from automations_common.database import create_engine
+from automations_common.errors import Unavailable
 from automations_common.streams import Streams
 
 
@@ -20,17 +25,59 @@ async def test_streams_are_created_and_publishing_dedupes_by_message_id(
         await ensure_streams(js, streams.stream_configs())
         await ensure_streams(js, streams.stream_configs())  # idempotent
         subject = streams.events_subject()
-        acks = await publish_all(
-            js,
+        publisher = JetStreamPublisher(client)
+        receipt = await publisher.publish(
             [
                 OutgoingMessage(subject, b"one", "id-1"),
                 OutgoingMessage(subject, b"one again", "id-1"),
                 OutgoingMessage(subject, b"two", "id-2"),
             ],
         )
-        assert [ack.duplicate for ack in acks] == [None, True, None]
+        assert receipt.duplicates == 1
         info = await js.stream_info(streams.events_stream)
         assert info.state.messages == 2
+        assert receipt.last_sequence == info.state.last_seq
+        # Batches in flight together are told apart by their reply subjects.
+        receipts = await asyncio.gather(
+            *(
+                publisher.publish([OutgoingMessage(subject, b"x", f"b{b}-{i}") for i in range(50)])
+                for b in range(4)
+            )
+        )
+        assert [r.duplicates for r in receipts] == [0, 0, 0, 0]
+        assert (await js.stream_info(streams.events_stream)).state.messages == 202
+    finally:
+        await client.close()
+
+
+async def test_publishing_where_no_stream_listens_is_unavailable(
+    nats_url: str, namespace: str
+) -> None:
+    client = await nats.connect(nats_url)
+    try:
+        with pytest.raises(Unavailable, match="no stream stores this subject"):
+            await JetStreamPublisher(client).publish(
+                [OutgoingMessage(f"{namespace}.nowhere", b"lost", "id-1")], timeout_seconds=5
+            )
+    finally:
+        await client.close()
+
+
+async def test_a_message_the_stream_refuses_fails_the_batch(nats_url: str, namespace: str) -> None:
+    client = await nats.connect(nats_url)
+    try:
+        subject = f"{namespace}.small"
+        await client.jetstream().add_stream(
+            StreamConfig(name=f"{namespace}_small", subjects=[subject], max_msg_size=16)
+        )
+        with pytest.raises(Unavailable, match="JetStream refused a message"):
+            await JetStreamPublisher(client).publish(
+                [
+                    OutgoingMessage(subject, b"fine", "ok-1"),
+                    OutgoingMessage(subject, b"x" * 100, "big-1"),
+                ],
+                timeout_seconds=5,
+            )
     finally:
         await client.close()
 

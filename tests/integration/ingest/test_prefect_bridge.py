@@ -15,12 +15,12 @@ from typing import Any
 import nats
 import pytest
 from google.protobuf import json_format
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NatsClient
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
 from automations.v1 import event_pb2
-from automations_common.broker import ensure_streams
+from automations_common.broker import JetStreamPublisher, ensure_streams
 from automations_common.errors import Unavailable
 from automations_common.streams import Streams
 from automations_ingest.app import build
@@ -75,12 +75,11 @@ async def prefect(bridge_prefect_url: str) -> AsyncIterator[PrefectObjects]:
 
 
 @pytest.fixture
-async def jetstream(nats_url: str, namespace: str) -> AsyncIterator[JetStreamContext]:
+async def nats_client(nats_url: str, namespace: str) -> AsyncIterator[NatsClient]:
     client = await nats.connect(nats_url)
-    js = client.jetstream()
-    await ensure_streams(js, Streams(namespace).stream_configs())
+    await ensure_streams(client.jetstream(), Streams(namespace).stream_configs())
     try:
-        yield js
+        yield client
     finally:
         await client.close()
 
@@ -88,10 +87,12 @@ async def jetstream(nats_url: str, namespace: str) -> AsyncIterator[JetStreamCon
 class EventsStream:
     """The real ingest publisher onto a real EVENTS stream, and a way to read it back."""
 
-    def __init__(self, js: JetStreamContext, namespace: str) -> None:
+    def __init__(self, client: NatsClient, namespace: str) -> None:
         self.streams = Streams(namespace)
-        self.publisher = EventPublisher(js, self.streams, "default", EventLimits())
-        self._js = js
+        self.publisher = EventPublisher(
+            JetStreamPublisher(client), self.streams, "default", EventLimits()
+        )
+        self._js = client.jetstream()
 
     async def events(self) -> list[event_pb2.Event]:
         stream = self.streams.events_stream
@@ -118,8 +119,8 @@ class Handover:
 
 
 @pytest.fixture
-def stream(jetstream: JetStreamContext, namespace: str) -> EventsStream:
-    return EventsStream(jetstream, namespace)
+def stream(nats_client: NatsClient, namespace: str) -> EventsStream:
+    return EventsStream(nats_client, namespace)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import nats
 from sqlalchemy import func, select
 
 from automations.v1 import events_service_pb2 as pb
-from automations_common.broker import OutgoingMessage, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.database import create_engine, migrate
 from automations_ingest.app import MIGRATIONS, VERSION_TABLE, IngestApp
 from automations_ingest.events import EventRecord
@@ -132,8 +132,7 @@ async def test_an_event_the_database_refuses_does_not_block_the_others(
     good = make_event()
     client = await nats.connect(ingest.settings.nats.url)
     try:
-        await publish_all(
-            client.jetstream(),
+        await JetStreamPublisher(client).publish(
             [
                 OutgoingMessage(ingest.streams.events_subject(), e.SerializeToString(), e.id)
                 for e in (odd, good)

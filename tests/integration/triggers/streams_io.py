@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 
 from automations.v1 import event_pb2 as epb
 from automations.v1 import stream_pb2 as spb
-from automations_common.broker import OutgoingMessage, publish_all
+from automations_common.broker import MSG_ID_HEADER
 from automations_common.streams import Streams
 
 
@@ -26,10 +26,10 @@ def ping(name: str, resource_id: str, **labels: str) -> epb.Event:
 
 
 async def emit(js: JetStreamContext, streams: Streams, *events: epb.Event) -> None:
-    await publish_all(
-        js,
-        [OutgoingMessage(streams.events_subject(), e.SerializeToString(), e.id) for e in events],
-    )
+    for e in events:
+        await js.publish(
+            streams.events_subject(), e.SerializeToString(), headers={MSG_ID_HEADER: e.id}
+        )
 
 
 async def drain(js: JetStreamContext, stream: str, subject: str, wait: float = 1.0) -> list[bytes]:

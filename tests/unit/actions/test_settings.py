@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from automations_actions.__main__ import loop_factory, main
+from automations_actions.__main__ import main
 from automations_actions.settings import ActionsSettings
+from automations_common.lifecycle import loop_factory
 
 
 def test_defaults() -> None:

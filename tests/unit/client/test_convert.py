@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
+from google.protobuf import timestamp_pb2
 from pydantic import SecretStr
 
 from automations import (
@@ -111,6 +112,21 @@ def test_events_round_trip_through_protobuf() -> None:
     plain = convert.event_to_proto(Event(event="b", resource={"prefect.resource.id": "y"}))
     assert plain.follows == ""
     assert not plain.HasField("payload")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC),
+        datetime(2026, 11, 22, 8, 4, 5, 1, tzinfo=timezone(timedelta(hours=5))),
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+        datetime(2026, 11, 22, 3, 4, 5),  # naive: taken as UTC
+    ],
+)
+def test_timestamps_match_protobufs_own_conversion(moment: datetime) -> None:
+    expected = timestamp_pb2.Timestamp()
+    expected.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    assert convert.timestamp_to_proto(moment) == expected
 
 
 def test_rejections_keep_their_position_in_the_whole_list() -> None:

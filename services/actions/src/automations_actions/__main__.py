@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-from collections.abc import Callable
 
-from automations_actions.app import ActionsApp, build
+from automations_actions.app import build
 from automations_actions.settings import ActionsSettings
-from automations_common.lifecycle import run_until_signalled
+from automations_common.lifecycle import run_service
 from automations_common.logs import configure_logging
 from automations_common.settings import describe_settings
 
@@ -29,40 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     settings = ActionsSettings()
     configure_logging("actions", settings.log_level)
-    with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
-        runner.run(serve(settings))
-
-
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when asked for and installed (about a third less CPU per action), else asyncio's."""
-    if name == "uvloop":
-        try:
-            import uvloop
-        except ImportError:
-            return None
-        return uvloop.new_event_loop
-    return None
-
-
-async def serve(settings: ActionsSettings) -> None:
-    # Built inside the running loop: the gRPC server binds to the loop it is created on.
-    await run_until_signalled(_Frozen(build(settings)))
-
-
-class _Frozen:
-    """Starts the app, then moves everything alive so far out of the garbage collector's
-    sight: full collections then scan only what actions allocate (shorter pauses)."""
-
-    def __init__(self, app: ActionsApp) -> None:
-        self.app = app
-
-    async def start(self) -> None:
-        await self.app.start()
-        gc.collect()
-        gc.freeze()
-
-    async def stop(self) -> None:
-        await self.app.stop()
+    run_service(lambda: build(settings), settings.event_loop)
 
 
 if __name__ == "__main__":

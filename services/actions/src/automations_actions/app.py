@@ -156,7 +156,7 @@ class ActionsApp:
         dispatcher = Dispatcher(
             ledger=self.ledger,
             executors=self.executors,
-            events=EventPublisher(js, self.streams),
+            events=EventPublisher(broker.JetStreamPublisher(self._nats), self.streams),
             retry=RetryPolicy(
                 retry.max_attempts, retry.backoff_base_seconds, retry.backoff_cap_seconds
             ),

@@ -5,25 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from nats.js import JetStreamContext
-
 from automations_actions.action_events import OutgoingEvent
 from automations_actions.convert import event_from_json
-from automations_common.broker import OutgoingMessage, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.streams import Streams
 
 
 class EventPublisher:
     """EventSink on JetStream: `Nats-Msg-Id` = event id, `received` stamped here."""
 
-    def __init__(self, js: JetStreamContext, streams: Streams) -> None:
-        self._js = js
+    def __init__(self, jetstream: JetStreamPublisher, streams: Streams) -> None:
+        self._jetstream = jetstream
         self._streams = streams
 
     async def emit(self, events: Sequence[OutgoingEvent]) -> None:
         received = datetime.now(UTC)
-        await publish_all(
-            self._js,
+        await self._jetstream.publish(
             [
                 OutgoingMessage(
                     self._streams.events_subject(item.workspace),

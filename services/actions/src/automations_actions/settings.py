@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -63,8 +63,6 @@ class ActionsSettings(ServiceSettings):
     # Outbound calls: a timeout on every call and a cap on what is read back.
     http_timeout_seconds: float = 10.0
     max_response_bytes: int = 1_000_000
-    # `uvloop` (when installed) or `asyncio`: the event loop `python -m automations_actions` runs.
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     retry: RetrySettings = Field(default_factory=RetrySettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,8 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
     workspace: str = "default"
+    # `uvloop` (when installed) or `asyncio`: the event loop the service runs on.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     def database_url_for(self, service: str) -> str:
         """The configured database URL, or the embedded SQLite default for `service`."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from automations_common.lifecycle import run_until_signalled
+from automations_common.lifecycle import run_service
 from automations_common.logs import configure_logging
 from automations_common.settings import describe_settings
 from automations_ingest.app import build
@@ -19,11 +18,6 @@ INGEST_PREFECT_BRIDGE__URL is set, the bridge that follows a Prefect server's ev
 An empty INGEST_DATABASE_URL means SQLite at <data_dir>/ingest.db."""
 
 
-async def _serve(settings: IngestSettings) -> None:
-    # Built inside the running loop: the gRPC aio server binds to the loop it is made on.
-    await run_until_signalled(build(settings))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="automations-ingest",
@@ -34,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level)
-    asyncio.run(_serve(settings))
+    run_service(lambda: build(settings), settings.event_loop)
     return 0
 
 

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations.v1 import events_service_pb2_grpc, webhook_service_pb2_grpc
-from automations_common.broker import connect, ensure_streams
+from automations_common.broker import JetStreamPublisher, connect, ensure_streams
 from automations_common.database import create_engine, migrate
 from automations_common.grpc_server import GrpcServer
 from automations_common.streams import Streams
@@ -88,7 +88,7 @@ class IngestApp:
         queries = EventQueries(self._engine)
         webhooks = WebhookStore(self._engine, settings.workspace)
         publisher = EventPublisher(
-            js,
+            JetStreamPublisher(self._nats),
             self.streams,
             settings.workspace,
             settings.limits,
@@ -128,7 +128,7 @@ class IngestApp:
                 settings.http_port,
             )
             await self._http.start()
-        persister = Persister(js, self.streams, store, settings.persister)
+        persister = Persister(self._nats, self.streams, store, settings.persister)
         self._background = asyncio.create_task(self._run_background(persister, store))
         bridge = settings.prefect_bridge
         if bridge.url:

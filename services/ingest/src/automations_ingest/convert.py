@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.struct_pb2 import Struct, Value
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from automations.v1 import event_filter_pb2, event_pb2
@@ -22,9 +24,12 @@ from automations_ingest.filters import (
 )
 from automations_ingest.validation import Candidate
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def to_datetime(timestamp: Timestamp) -> datetime:
-    return timestamp.ToDatetime(tzinfo=UTC)
+    # What `ToDatetime(tzinfo=UTC)` returns, for a third of its cost (the persister's path).
+    return _EPOCH + timedelta(seconds=timestamp.seconds, microseconds=timestamp.nanos // 1000)
 
 
 def to_timestamp(value: datetime) -> Timestamp:
@@ -53,11 +58,35 @@ def record_from_proto(message: event_pb2.Event, workspace: str) -> EventRecord:
         event=message.event,
         resource=dict(message.resource.labels),
         related=[dict(r.labels) for r in message.related],
-        payload=json_format.MessageToDict(message.payload) if message.HasField("payload") else {},
+        payload=struct_to_dict(message.payload) if message.HasField("payload") else {},
         follows=message.follows or None,
         received=to_datetime(message.received_time) if message.HasField("received_time") else None,
         workspace=workspace,
     )
+
+
+def struct_to_dict(struct: Struct) -> dict[str, Any]:
+    """The JSON object of a Struct, as `json_format.MessageToDict` gives it (numbers are
+    floats; ValueError for infinity or NaN), several times faster."""
+    return {key: _value(value) for key, value in struct.fields.items()}
+
+
+def _value(value: Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            raise ValueError(f"a payload number is {number}, which JSON cannot carry")
+        return number
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    return None
 
 
 def record_to_proto(record: EventRecord) -> event_pb2.Event:

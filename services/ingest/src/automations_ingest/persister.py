@@ -8,12 +8,13 @@ import logging
 
 import nats.errors
 from google.protobuf.message import DecodeError
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from automations.v1 import event_pb2
+from automations_common.puller import BatchPuller
 from automations_common.streams import Streams
 from automations_ingest.convert import record_from_proto
 from automations_ingest.events import EventRecord
@@ -38,12 +39,12 @@ class Persister:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: NatsClient,
         streams: Streams,
         store: EventStore,
         settings: PersisterSettings,
     ) -> None:
-        self._js = js
+        self._nc = nc
         self._streams = streams
         self._store = store
         self._settings = settings
@@ -61,7 +62,9 @@ class Persister:
                     await asyncio.wait_for(stopping.wait(), 1.0)
 
     async def _consume(self, stopping: asyncio.Event) -> None:
-        subscription = await self._js.pull_subscribe(
+        # nats-py's subscription creates (or binds to) the durable consumer; batches then
+        # come through BatchPuller, which costs a fraction of nats-py's fetch per message.
+        subscription = await self._nc.jetstream().pull_subscribe(
             # Every workspace's events: the workspace is the subject's last token.
             self._streams.events_subject_all(),
             durable=DURABLE_NAME,
@@ -73,34 +76,25 @@ class Persister:
                 max_ack_pending=self._settings.batch_size * 4,
             ),
         )
-        stop_waiter = asyncio.ensure_future(stopping.wait())
+        with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+            await subscription.unsubscribe()
+        puller = BatchPuller(self._nc, self._streams.events_stream, DURABLE_NAME)
+        await puller.start()
         try:
             while not stopping.is_set():
-                fetch = asyncio.ensure_future(
-                    subscription.fetch(
-                        self._settings.batch_size, timeout=self._settings.fetch_timeout_seconds
-                    )
+                # A fetch waits at most fetch_timeout_seconds: that bounds how long a stop
+                # waits for it. Writing a batch, once started, is always finished.
+                messages = await puller.fetch(
+                    self._settings.batch_size, self._settings.fetch_timeout_seconds
                 )
-                # Waiting for messages is safe to abandon; writing a batch is not.
-                await asyncio.wait({fetch, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
-                if not fetch.done():
-                    fetch.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await fetch
-                    break
-                try:
-                    messages = fetch.result()
-                except (nats.errors.TimeoutError, TimeoutError):
-                    continue
-                except (nats.errors.Error, OSError) as exc:
-                    log.warning("fetching events failed (%r); retrying", exc)
-                    await asyncio.sleep(1.0)
-                    continue
-                await self._handle(messages)
+                if messages:
+                    await self._handle(messages)
         finally:
-            stop_waiter.cancel()
-            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
-                await subscription.unsubscribe()
+            # Hand back what was fetched but not stored, rather than after ack_wait.
+            for message in puller.take_buffered():
+                with contextlib.suppress(nats.errors.Error, OSError):
+                    await message.nak()
+            await puller.close()
 
     async def _handle(self, messages: list[Msg]) -> None:
         records: list[EventRecord] = []

@@ -6,10 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from nats.js import JetStreamContext
-
 from automations.v1 import event_pb2
-from automations_common.broker import OutgoingMessage, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.errors import InvalidArgument
 from automations_common.streams import Streams
 from automations_ingest.convert import candidate, to_timestamp
@@ -46,14 +44,14 @@ class EventPublisher:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        jetstream: JetStreamPublisher,
         streams: Streams,
         workspace: str,
         limits: EventLimits,
         clock: Clock = utc_now,
         publish_timeout_seconds: float = 10.0,
     ) -> None:
-        self._js = js
+        self._jetstream = jetstream
         self._subject = streams.events_subject(workspace)
         self._limits = limits
         self._clock = clock
@@ -102,5 +100,5 @@ class EventPublisher:
                 reason="BATCH_TOO_LARGE",
             )
         if outgoing:
-            await publish_all(self._js, outgoing, self._timeout)
+            await self._jetstream.publish(outgoing, self._timeout)
         return outcome

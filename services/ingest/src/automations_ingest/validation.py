@@ -15,7 +15,9 @@ RESOURCE_ROLE = "prefect.resource.role"
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@dataclass(frozen=True, slots=True)
+# Candidates and verdicts are built once per incoming event, the ingest hot path: they are
+# not frozen, because a frozen dataclass pays an `object.__setattr__` per field.
+@dataclass(slots=True)
 class Candidate:
     """What validation needs to know about an incoming event (no payload: it is free-form)."""
 
@@ -37,7 +39,7 @@ class Problem:
     field: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """An accepted event's canonical id, or the problem that refuses it."""
 
@@ -118,9 +120,9 @@ def _resource_problem(
             "resource",
             f"{path}.labels",
         )
-    for key, value in labels.items():
-        if "\x00" in key or "\x00" in value:
-            return Problem("labels must not contain NUL characters", _label_field(path, key[:80]))
+    if "\x00" in "".join(labels) or "\x00" in "".join(labels.values()):
+        key = next(k for k, v in labels.items() if "\x00" in k or "\x00" in v)
+        return Problem("labels must not contain NUL characters", _label_field(path, key[:80]))
     if not labels.get(RESOURCE_ID):
         return Problem(
             f"{RESOURCE_ID} is required and must not be empty", _label_field(path, RESOURCE_ID)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
-from automations_common.lifecycle import run_until_signalled
+from automations_common.lifecycle import run_service
 from automations_common.logs import configure_logging
 from automations_common.settings import describe_settings
 from automations_triggers.app import build
@@ -23,11 +22,6 @@ def _describe() -> str:
     )
 
 
-async def _serve(settings: TriggersSettings) -> None:
-    # Built inside the running loop: the gRPC aio server binds to the loop it is made on.
-    await run_until_signalled(build(settings))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m automations_triggers",
@@ -40,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = TriggersSettings()
     configure_logging("triggers", settings.log_level)
     try:
-        asyncio.run(_serve(settings))
+        run_service(lambda: build(settings), settings.event_loop)
     except KeyboardInterrupt:
         sys.exit(130)
 

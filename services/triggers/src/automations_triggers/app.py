@@ -12,7 +12,12 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 
 from automations.v1 import automation_service_pb2_grpc as pb_grpc
-from automations_common.broker import OutgoingMessage, connect, ensure_streams, publish_all
+from automations_common.broker import (
+    JetStreamPublisher,
+    OutgoingMessage,
+    connect,
+    ensure_streams,
+)
 from automations_common.database import create_engine, migrate, session_factory
 from automations_common.grpc_server import GrpcServer
 from automations_common.streams import Streams
@@ -68,6 +73,7 @@ class TriggersApp:
         )
         self._reloader = Reloader(self._store, self._runner, settings.reconcile_seconds)
         self._nats: NatsClient | None = None
+        self._jetstream: JetStreamPublisher | None = None
         self._consumer: EventConsumer | None = None
         self._changes: Subscription | None = None
         self._background: asyncio.Task[None] | None = None
@@ -83,7 +89,9 @@ class TriggersApp:
     async def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
         if self._nats is None:
             raise RuntimeError("not connected to NATS")
-        await publish_all(self._nats.jetstream(), messages)
+        if self._jetstream is None:
+            self._jetstream = JetStreamPublisher(self._nats)
+        await self._jetstream.publish(messages)
 
     async def start(self) -> None:
         settings = self._settings

@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from automations.v1 import event_pb2 as epb
-from automations_common.broker import OutgoingMessage, publish_all
+from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.errors import Unavailable
 from automations_common.puller import BatchPuller
 from automations_triggers.sharding import CONSUMER_NAME
@@ -82,6 +82,7 @@ class EventConsumer:
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
+        self._jetstream = JetStreamPublisher(nc)
         self._name = name
         self._stream = stream
         self._subject = subject
@@ -166,7 +167,7 @@ class EventConsumer:
             outgoing = await self._handler.handle(batch, caught_up=pending_after(msgs[-1]) == 0)
             if outgoing:
                 try:
-                    await publish_all(self._js, outgoing)
+                    await self._jetstream.publish(outgoing)
                 except BaseException:
                     await self._handler.unpublished(outgoing)
                     raise
