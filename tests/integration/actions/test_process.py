@@ -18,7 +18,13 @@ from automations.v1 import (
     block_service_pb2,
     block_service_pb2_grpc,
 )
-from automations_common.devstack import ManagedProcess, free_port, service_process, wait_for_health
+from automations_common.devstack import (
+    ManagedProcess,
+    NatsServer,
+    free_port,
+    service_process,
+    wait_for_health,
+)
 from automations_common.streams import Streams
 from tests.integration.actions.harness import triggered_action, webhook_action
 from tests.support.receivers import HttpReceiver
@@ -108,6 +114,76 @@ async def test_sigkill_mid_batch_then_restart_sends_each_webhook_once_per_key(
         await channel.close()
         await nc.drain()
         process.stop()
+        receiver.close()
+    assert process.process is not None
+    assert process.process.returncode == 0, process.log_tail()
+
+
+async def test_losing_nats_mid_run_is_waited_out_and_no_action_is_lost(tmp_path: Path) -> None:
+    """NATS goes away between two bursts of actions and comes back on the same port with
+    its store: the service reconnects by itself and carries out the second burst too."""
+    receiver = HttpReceiver()
+    broker = NatsServer(free_port(), tmp_path / "nats", tmp_path / "nats.log")
+    broker.start()
+    broker.wait_ready()
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    env = {
+        "ACTIONS_NATS__URL": broker.url,
+        "ACTIONS_NATS__NAMESPACE": "lost",
+        "ACTIONS_GRPC__PORT": str(port),
+        "ACTIONS_DATA_DIR": str(tmp_path),
+    }
+    process = await start(env, tmp_path / "actions.log", address)
+    channel = grpc.aio.insecure_channel(address)
+    try:
+        blocks = block_service_pb2_grpc.BlockServiceStub(channel)
+        reply = await blocks.CreateBlock(
+            block_service_pb2.CreateBlockRequest(
+                block=block_pb2.Block(
+                    name="lost",
+                    webhook=block_pb2.WebhookBlock(
+                        url=receiver.url, method="POST", allow_private_urls=True, verify=True
+                    ),
+                )
+            )
+        )
+
+        async def publish(first: int, count: int) -> set[str]:
+            messages = [
+                triggered_action(webhook_action(reply.block.id, f"n{i}"))
+                for i in range(first, first + count)
+            ]
+            nc = await nats.connect(broker.url)
+            try:
+                for message in messages:
+                    await nc.jetstream().publish(
+                        Streams("lost").actions_subject("default"),
+                        message.SerializeToString(),
+                        headers={"Nats-Msg-Id": message.id},
+                    )
+            finally:
+                await nc.close()
+            return {m.id for m in messages}
+
+        expected = await publish(0, 10)
+
+        def arrived() -> bool:
+            return {r.headers["Idempotency-Key"] for r in receiver.requests} == expected
+
+        await eventually(arrived, timeout=20, what="the first burst's webhooks")
+        broker.stop()
+        await asyncio.sleep(2.0)  # the service notices and keeps trying
+        broker.start()  # same port, same store
+        broker.wait_ready()
+        expected |= await publish(10, 10)
+        await eventually(arrived, timeout=40, what="the second burst's webhooks")
+        counts = Counter(r.headers["Idempotency-Key"] for r in receiver.requests)
+        assert max(counts.values()) == 1, counts
+    finally:
+        await channel.close()
+        process.stop()
+        broker.stop()
         receiver.close()
     assert process.process is not None
     assert process.process.returncode == 0, process.log_tail()
