@@ -89,6 +89,9 @@ class Persister:
                 )
                 if messages:
                     await self._handle(messages)
+                if 0 < len(messages) < self._settings.batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), self._settings.linger_seconds)
         finally:
             # Hand back what was fetched but not stored, rather than after ack_wait.
             for message in puller.take_buffered():

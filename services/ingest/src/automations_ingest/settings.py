@@ -36,8 +36,14 @@ class PersisterSettings(BaseModel):
     """The `ingest-persister` durable consumer that writes EVENTS into the event store."""
 
     enabled: bool = True
-    batch_size: int = 500
+    # Larger transactions are much cheaper per event on SQLite (random ids touch a page each
+    # in the id indexes): 2,000 stores about 1.6 times as many events per second as 500.
+    batch_size: int = 2000
     fetch_timeout_seconds: float = 1.0
+    # After a batch that was not full, wait this long before the next one, so that a
+    # steady trickle is stored in fewer, larger transactions (a transaction costs about as
+    # much as a few dozen rows). The delay before an event can be queried grows by as much.
+    linger_seconds: float = Field(default=0.1, ge=0.0)
     # A batch fetched by a process that died comes back after this long.
     ack_wait_seconds: float = 15.0
 
