@@ -104,7 +104,7 @@ def test_every_uuid_spelling_gives_the_canonical_id(raw: str) -> None:
     assert verdict.canonical_id == ID
 
 
-@pytest.mark.parametrize("raw", ["", "not-a-uuid", ID[:-1], ID + "0", ID.replace("a", "g", 1)])
+@pytest.mark.parametrize("raw", ["", "not-a-uuid", ID[:-1], ID + "0", "g" + ID[1:]])
 def test_a_bad_id_is_refused_on_the_id_field(raw: str) -> None:
     verdict = check_event(candidate(id=raw), LIMITS)
     assert verdict.problem is not None
