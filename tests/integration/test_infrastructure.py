@@ -89,3 +89,28 @@ async def test_database_answers(database_url: str) -> None:
             assert (await connection.execute(text("select 1"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+async def test_acknowledgements_that_never_come_are_unavailable_in_time(
+    nats_url: str, namespace: str
+) -> None:
+    client = await nats.connect(nats_url)
+    try:
+        subject = f"{namespace}.silent"
+        # A stream that stores without acknowledging: the publisher must give up in time.
+        await client.jetstream().add_stream(
+            StreamConfig(name=f"{namespace}_silent", subjects=[subject], no_ack=True)
+        )
+        publisher = JetStreamPublisher(client)
+        with pytest.raises(Unavailable, match=r"acknowledged 0 of 2 messages within 0\.5 s"):
+            await publisher.publish(
+                [OutgoingMessage(subject, b"a", "s-1"), OutgoingMessage(subject, b"b", "s-2")],
+                timeout_seconds=0.5,
+            )
+        # The publisher is still usable for streams that do acknowledge.
+        streams = Streams(namespace)
+        await ensure_streams(client.jetstream(), streams.stream_configs())
+        receipt = await publisher.publish([OutgoingMessage(streams.events_subject(), b"c", "s-3")])
+        assert receipt.duplicates == 0
+    finally:
+        await client.close()
