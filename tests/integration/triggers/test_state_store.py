@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from automations_common.broker import OutgoingMessage
-from automations_common.database import create_engine, migrate, session_factory
+from automations_common.database import create_engine, migrate
 from automations_triggers.app import MIGRATIONS, VERSION_TABLE
 from automations_triggers.state import StateChanges, StateRow
 from automations_triggers.state_store import EngineStateStore
@@ -16,7 +16,7 @@ async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_
     try:
         await migrate(engine, MIGRATIONS, VERSION_TABLE)
         await migrate(engine, MIGRATIONS, VERSION_TABLE)  # idempotent
-        store = EngineStateStore(session_factory(engine), "default", "triggers")
+        store = EngineStateStore(engine, "default", "triggers")
         assert await store.load_rows() == []
         assert await store.position() == 0
 
@@ -43,7 +43,7 @@ async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_
         assert [m.msg_id for m in await store.load_outbox()] == ["m3"]
         await store.commit(StateChanges(), published=["m3"])  # nothing else to write
         assert await store.load_outbox() == []
-        other = EngineStateStore(session_factory(engine), "elsewhere", "triggers")
+        other = EngineStateStore(engine, "elsewhere", "triggers")
         assert await other.load_rows() == []  # workspaces are apart
     finally:
         await engine.dispose()

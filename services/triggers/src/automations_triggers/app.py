@@ -64,7 +64,9 @@ class TriggersApp:
         self._shard = Shard(settings.shard_index, settings.shard_count)
         self._runner = EngineRunner(
             EngineStateStore(
-                sessions, self._shard.state_scope(settings.workspace), self._shard.consumer_name
+                self._engine,
+                self._shard.state_scope(settings.workspace),
+                self._shard.consumer_name,
             ),
             LoadedAutomations(self._shard.owns),
             self._publish,

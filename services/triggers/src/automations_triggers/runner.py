@@ -183,9 +183,13 @@ class EngineRunner:
                     delay = min(delay, max(0.0, (deadline - self._clock()).total_seconds()))
                 self._wake.clear()
                 if delay > 0:
-                    await self._idle_clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), delay)
+                    if not self._wake.is_set():
+                        # Quiet for a while: the outbox rows of stored messages go now. While
+                        # batches keep coming (each one wakes this loop) they leave with the
+                        # next batch's transaction instead of costing one of their own.
+                        await self._idle_clear()
                 if self._stopping.is_set():
                     return
                 deadline = self._engine.next_deadline()

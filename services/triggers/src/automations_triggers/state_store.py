@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from automations_common.broker import OutgoingMessage
 from automations_triggers.state import StateChanges, StateRow
@@ -16,24 +16,25 @@ _CHUNK = 400
 
 
 class EngineStateStore:
-    """Reads everything once at start; afterwards only writes, one transaction per batch."""
+    """Reads everything once at start; afterwards only writes, one transaction per batch.
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], workspace: str, consumer: str
-    ) -> None:
-        self._sessions = sessions
+    Core connections, not ORM sessions: a commit per batch of events is this service's
+    most frequent database call, and the session layer only adds work to each."""
+
+    def __init__(self, engine: AsyncEngine, workspace: str, consumer: str) -> None:
+        self._engine = engine
         self._workspace = workspace
         self._consumer = consumer
 
     async def load_rows(self) -> list[StateRow]:
         query = sa.select(trigger_state).where(trigger_state.c.workspace == self._workspace)
-        async with self._sessions() as session:
+        async with self._engine.connect() as session:
             rows = (await session.execute(query)).all()
         return [StateRow(r.kind, r.key, r.automation_id, r.data) for r in rows]
 
     async def load_outbox(self) -> list[OutgoingMessage]:
         query = sa.select(outbox).where(outbox.c.workspace == self._workspace).order_by(outbox.c.id)
-        async with self._sessions() as session:
+        async with self._engine.connect() as session:
             rows = (await session.execute(query)).all()
         return [OutgoingMessage(r.subject, bytes(r.data), r.msg_id) for r in rows]
 
@@ -42,7 +43,7 @@ class EngineStateStore:
             consumer_position.c.workspace == self._workspace,
             consumer_position.c.consumer == self._consumer,
         )
-        async with self._sessions() as session:
+        async with self._engine.connect() as session:
             value = (await session.execute(query)).scalar_one_or_none()
         return int(value or 0)
 
@@ -58,7 +59,7 @@ class EngineStateStore:
         the same transaction (saves one transaction per published batch)."""
         if not changes and not messages and position is None and not published:
             return
-        async with self._sessions.begin() as session:
+        async with self._engine.begin() as session:
             await self._delete_outbox(session, published)
             idents = [(r.kind, r.key) for r in changes.upserts] + list(changes.deletes)
             for start in range(0, len(idents), _CHUNK):
@@ -100,7 +101,7 @@ class EngineStateStore:
             if position is not None:
                 await self._save_position(session, position)
 
-    async def _save_position(self, session: AsyncSession, position: int) -> None:
+    async def _save_position(self, session: AsyncConnection, position: int) -> None:
         where = (
             consumer_position.c.workspace == self._workspace,
             consumer_position.c.consumer == self._consumer,
@@ -122,10 +123,10 @@ class EngineStateStore:
 
     async def clear_outbox(self, msg_ids: Sequence[str]) -> None:
         """Forget messages JetStream has stored."""
-        async with self._sessions.begin() as session:
+        async with self._engine.begin() as session:
             await self._delete_outbox(session, msg_ids)
 
-    async def _delete_outbox(self, session: AsyncSession, msg_ids: Sequence[str]) -> None:
+    async def _delete_outbox(self, session: AsyncConnection, msg_ids: Sequence[str]) -> None:
         for start in range(0, len(msg_ids), _CHUNK):
             await session.execute(
                 outbox.delete().where(
