@@ -111,7 +111,7 @@ class EngineStateStore:
             .where(*where, consumer_position.c.stream_sequence < position)
             .values(stream_sequence=position)
         )
-        if result.rowcount:  # type: ignore[attr-defined]
+        if result.rowcount:
             return
         exists = await session.execute(sa.select(sa.literal(1)).where(*where))
         if exists.first() is None:
