@@ -41,8 +41,8 @@ class PersisterSettings(BaseModel):
     batch_size: int = 2000
     fetch_timeout_seconds: float = 1.0
     # After a batch that was not full, wait this long before the next one, so that a
-    # steady trickle is stored in fewer, larger transactions (a transaction costs about as
-    # much as a few dozen rows). The delay before an event can be queried grows by as much.
+    # steady trickle is stored in fewer, larger transactions (each has a fixed cost on top
+    # of its rows). The delay before an event can be queried grows by as much.
     linger_seconds: float = Field(default=0.1, ge=0.0)
     # A batch fetched by a process that died comes back after this long.
     ack_wait_seconds: float = 15.0
