@@ -1,14 +1,13 @@
-"""The persister's fast conversions give exactly what protobuf's own helpers give."""
+"""The persister's Struct conversion gives exactly what protobuf's own helper gives."""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC
 
 import pytest
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 
-from automations_ingest.convert import struct_to_dict, to_datetime
+from automations_ingest.convert import struct_to_dict
 
 PAYLOAD = {
     "text": "héllo",
@@ -34,12 +33,3 @@ def test_numbers_json_cannot_carry_are_refused(number: float) -> None:
     struct.update({"n": number})
     with pytest.raises(ValueError, match="JSON cannot carry"):
         struct_to_dict(struct)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "nanos"), [(1_763_780_645, 678_901_234), (0, 0), (-1, 500_000_000), (5, 999)]
-)
-def test_to_datetime_matches_protobufs_own(seconds: int, nanos: int) -> None:
-    stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
-    assert to_datetime(stamp) == stamp.ToDatetime(tzinfo=UTC)
-    assert to_datetime(stamp).tzinfo is UTC

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -26,6 +26,7 @@ from automations.v1 import (
 from automations_actions.blocks import Block
 from automations_actions.kinds.base import ActionInvocation
 from automations_actions.runs import ActionRun, RunState
+from automations_common.timestamps import set_timestamp, to_datetime
 
 _POSTURES = {
     automation_pb2.POSTURE_REACTIVE: "Reactive",
@@ -53,15 +54,10 @@ _TRIGGER_STATES = {
 }
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _time(value: timestamp_pb2.Timestamp) -> datetime | None:
-    seconds, nanos = value.seconds, value.nanos
-    if seconds == 0 and nanos == 0:
+    if value.seconds == 0 and value.nanos == 0:
         return None
-    # Timestamp.ToDatetime is pure Python and slow; this is the same at microseconds.
-    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return to_datetime(value)
 
 
 def _iso(value: timestamp_pb2.Timestamp) -> str | None:
@@ -107,11 +103,7 @@ def _to_struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct:
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime | None) -> None:
     if value is not None:
-        if value.tzinfo is None:
-            value = value.astimezone(UTC)
-        delta = value - _EPOCH
-        target.seconds = delta.days * 86_400 + delta.seconds
-        target.nanos = delta.microseconds * 1000
+        set_timestamp(target, value)
 
 
 # ---- events -------------------------------------------------------------------------------

@@ -10,12 +10,8 @@ import grpc
 from automations.v1 import events_service_pb2 as pb
 from automations.v1 import events_service_pb2_grpc as pb_grpc
 from automations_common.errors import ServiceError
-from automations_ingest.convert import (
-    filter_fingerprint,
-    filter_from_proto,
-    record_to_proto,
-    to_timestamp,
-)
+from automations_common.timestamps import to_timestamp
+from automations_ingest.convert import filter_fingerprint, filter_from_proto, record_to_proto
 from automations_ingest.event_queries import GroupCount
 from automations_ingest.publisher import EmitOutcome, EventPublisher
 from automations_ingest.reading import EventReader

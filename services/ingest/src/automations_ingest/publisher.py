@@ -10,7 +10,8 @@ from automations.v1 import event_pb2
 from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.errors import InvalidArgument
 from automations_common.streams import Streams
-from automations_ingest.convert import candidate, to_timestamp
+from automations_common.timestamps import to_timestamp
+from automations_ingest.convert import candidate
 from automations_ingest.settings import EventLimits
 from automations_ingest.validation import check_event
 

@@ -16,7 +16,7 @@ from automations.v1 import webhook_service_pb2_grpc as pb_grpc
 from automations_common.errors import InvalidArgument
 from automations_common.ids import new_id, parse_uuid
 from automations_common.paging import clamp_page_size, decode_page_token, encode_page_token
-from automations_ingest.convert import to_timestamp
+from automations_common.timestamps import to_timestamp
 from automations_ingest.webhook_store import WebhookStore
 from automations_ingest.webhooks import (
     DEFAULT_SIGNATURE_HEADER,

@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from automations.v1 import stream_pb2 as spb
-from automations_triggers.convert import to_timestamp
+from automations_common.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
 

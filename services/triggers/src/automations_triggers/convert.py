@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2
 
 from automations.v1 import automation_pb2 as apb
 from automations.v1 import event_pb2 as epb
+from automations_common.timestamps import to_datetime, to_timestamp
 from automations_triggers.documents import AutomationDocument, JsonDict
 
 _POSTURES = {
@@ -64,24 +64,6 @@ def to_duration(value: float) -> duration_pb2.Duration:
     duration = duration_pb2.Duration()
     duration.FromNanoseconds(round(value * 1e9))
     return duration
-
-
-def to_datetime(timestamp: timestamp_pb2.Timestamp) -> datetime:
-    return timestamp.ToDatetime(tzinfo=UTC)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    """What Timestamp.FromDatetime gives (naive means UTC), without its slow pure-Python path
-    (several timestamps per firing)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
-    )
 
 
 def struct_to_dict(value: struct_pb2.Struct) -> JsonDict:

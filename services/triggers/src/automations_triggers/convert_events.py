@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
 from automations.v1 import event_pb2 as epb
 from automations.v1 import stream_pb2 as spb
+from automations_common.timestamps import to_datetime, to_timestamp
 from automations_triggers import model
-from automations_triggers.convert import (
-    dict_to_struct,
-    struct_to_dict,
-    to_datetime,
-    to_timestamp,
-)
+from automations_triggers.convert import dict_to_struct, struct_to_dict
 from automations_triggers.documents import JsonDict
 
 
@@ -36,14 +31,6 @@ def event_to_dict(event: epb.Event) -> JsonDict:
             else None
         ),
     }
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _moment(timestamp: timestamp_pb2.Timestamp) -> datetime:
-    # What Timestamp.ToDatetime(tzinfo=UTC) returns, at a fraction of its cost (hot path).
-    return _EPOCH + timedelta(seconds=timestamp.seconds, microseconds=timestamp.nanos // 1000)
 
 
 class LazyPayload(Mapping[str, Any]):
@@ -110,13 +97,13 @@ def event_to_model(event: epb.Event) -> model.Event:
     first use (payload), so the message must not be changed afterwards."""
     return model.Event(
         id=event.id,
-        occurred=_moment(event.occurred_time),
+        occurred=to_datetime(event.occurred_time),
         event=event.event,
         resource=ProtoLabels(event.resource.labels),
         related=tuple(ProtoLabels(r.labels) for r in event.related),
         payload=LazyPayload(event.payload) if event.HasField("payload") else {},
         follows=event.follows or None,
-        received=_moment(event.received_time) if event.HasField("received_time") else None,
+        received=to_datetime(event.received_time) if event.HasField("received_time") else None,
     )
 
 
