@@ -41,6 +41,21 @@ async def start(env: dict[str, str], log: Path, address: str) -> ManagedProcess:
     return process
 
 
+async def webhook_block(channel: grpc.aio.Channel, name: str, url: str) -> str:
+    """A webhook block to the local receiver; its id."""
+    reply = await block_service_pb2_grpc.BlockServiceStub(channel).CreateBlock(
+        block_service_pb2.CreateBlockRequest(
+            block=block_pb2.Block(
+                name=name,
+                webhook=block_pb2.WebhookBlock(
+                    url=url, method="POST", allow_private_urls=True, verify=True
+                ),
+            )
+        )
+    )
+    return reply.block.id
+
+
 async def test_sigkill_mid_batch_then_restart_sends_each_webhook_once_per_key(
     nats_url: str, namespace: str, tmp_path: Path
 ) -> None:
@@ -61,20 +76,8 @@ async def test_sigkill_mid_batch_then_restart_sends_each_webhook_once_per_key(
     nc = await nats.connect(nats_url)
     channel = grpc.aio.insecure_channel(address)
     try:
-        blocks = block_service_pb2_grpc.BlockServiceStub(channel)
-        reply = await blocks.CreateBlock(
-            block_service_pb2.CreateBlockRequest(
-                block=block_pb2.Block(
-                    name="crash",
-                    webhook=block_pb2.WebhookBlock(
-                        url=receiver.url, method="POST", allow_private_urls=True, verify=True
-                    ),
-                )
-            )
-        )
-        messages = [
-            triggered_action(webhook_action(reply.block.id, f"n{i}")) for i in range(ACTIONS)
-        ]
+        block_id = await webhook_block(channel, "crash", receiver.url)
+        messages = [triggered_action(webhook_action(block_id, f"n{i}")) for i in range(ACTIONS)]
         js = nc.jetstream()
         subject = Streams(namespace).actions_subject("default")
         for message in messages:
@@ -137,21 +140,11 @@ async def test_losing_nats_mid_run_is_waited_out_and_no_action_is_lost(tmp_path:
     process = await start(env, tmp_path / "actions.log", address)
     channel = grpc.aio.insecure_channel(address)
     try:
-        blocks = block_service_pb2_grpc.BlockServiceStub(channel)
-        reply = await blocks.CreateBlock(
-            block_service_pb2.CreateBlockRequest(
-                block=block_pb2.Block(
-                    name="lost",
-                    webhook=block_pb2.WebhookBlock(
-                        url=receiver.url, method="POST", allow_private_urls=True, verify=True
-                    ),
-                )
-            )
-        )
+        block_id = await webhook_block(channel, "lost", receiver.url)
 
         async def publish(first: int, count: int) -> set[str]:
             messages = [
-                triggered_action(webhook_action(reply.block.id, f"n{i}"))
+                triggered_action(webhook_action(block_id, f"n{i}"))
                 for i in range(first, first + count)
             ]
             nc = await nats.connect(broker.url)
