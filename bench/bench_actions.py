@@ -426,7 +426,9 @@ async def bench_latency(
     receiver: Receiver,
     url: str,
     extra_env: dict[str, str] | None = None,
+    other_pids: dict[str, int] | None = None,
 ) -> list[Latency]:
+    """`other_pids`: more processes whose CPU use is printed (nats-server, this one)."""
     stack = Stack(
         nats_url,
         work / f"stack-{uuid.uuid4().hex[:6]}",
@@ -483,7 +485,7 @@ async def bench_latency(
                 name: managed.process.pid
                 for name, managed in stack.processes.items()
                 if managed.process is not None
-            }
+            } | (other_pids or {})
             try:
                 return await latency_runs(receiver, emit, lambda: stack.logs(20), pids)
             finally:
@@ -537,7 +539,12 @@ async def _main() -> int:
                             f"x {RUNS} runs, emit -> ingest -> triggers -> actions -> webhook",
                             flush=True,
                         )
-                        stacks[label] = await bench_latency(server.url, work, receiver, url, env)
+                        others = {"benchmark": os.getpid()}
+                        if server.process is not None:
+                            others["nats-server"] = server.process.pid
+                        stacks[label] = await bench_latency(
+                            server.url, work, receiver, url, env, others
+                        )
             finally:
                 server.stop()
     finally:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from automations.v1 import events_service_pb2 as pb
 from automations_common.broker import JetStreamPublisher, OutgoingMessage
-from automations_common.database import create_engine, migrate
+from automations_common.database import Transactions, create_engine, migrate
 from automations_ingest.app import MIGRATIONS, VERSION_TABLE, IngestApp
 from automations_ingest.events import EventRecord
 from automations_ingest.retention import trim_once
@@ -77,9 +77,10 @@ async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(
     database_url: str,
 ) -> None:
     engine = create_engine(database_url)
+    transactions = Transactions(engine)
     try:
         await migrate(engine, MIGRATIONS, VERSION_TABLE)
-        store = EventStore(engine)
+        store = EventStore(transactions)
         now = datetime.now(UTC)
         records = [
             _record("demo.old", timedelta(days=8), now, 1),
@@ -117,6 +118,7 @@ async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(
         remaining = {r.id for r in records if await store.get(r.id) is not None}
         assert remaining == {records[2].id, records[4].id, records[5].id}
     finally:
+        await transactions.close()
         await engine.dispose()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from automations_common.broker import OutgoingMessage
-from automations_common.database import create_engine, migrate
+from automations_common.database import Transactions, create_engine, migrate
 from automations_triggers.app import MIGRATIONS, VERSION_TABLE
 from automations_triggers.state import StateChanges, StateRow
 from automations_triggers.state_store import EngineStateStore
@@ -13,10 +13,11 @@ from automations_triggers.state_store import EngineStateStore
 
 async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_path: Path) -> None:
     engine = create_engine(database_url)
+    transactions = Transactions(engine)
     try:
         await migrate(engine, MIGRATIONS, VERSION_TABLE)
         await migrate(engine, MIGRATIONS, VERSION_TABLE)  # idempotent
-        store = EngineStateStore(engine, "default", "triggers")
+        store = EngineStateStore(transactions, "default", "triggers")
         assert await store.load_rows() == []
         assert await store.position() == 0
 
@@ -43,7 +44,8 @@ async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_
         assert [m.msg_id for m in await store.load_outbox()] == ["m3"]
         await store.commit(StateChanges(), published=["m3"])  # nothing else to write
         assert await store.load_outbox() == []
-        other = EngineStateStore(engine, "elsewhere", "triggers")
+        other = EngineStateStore(transactions, "elsewhere", "triggers")
         assert await other.load_rows() == []  # workspaces are apart
     finally:
+        await transactions.close()
         await engine.dispose()

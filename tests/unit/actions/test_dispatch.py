@@ -24,8 +24,12 @@ class MemoryLedger:
     rows: dict[str, ActionRun] = field(default_factory=dict)
     saves: list[list[str]] = field(default_factory=list)
 
-    async def load(self, ids: Sequence[str]) -> dict[str, ActionRun]:
-        return {i: replace(self.rows[i]) for i in ids if i in self.rows}
+    async def claim(self, runs: Sequence[ActionRun]) -> dict[str, ActionRun]:
+        held = {r.id: replace(self.rows[r.id]) for r in runs if r.id in self.rows}
+        fresh = [r for r in runs if r.id not in held]
+        if fresh:
+            await self.save(fresh)
+        return held
 
     async def save(self, runs: Sequence[ActionRun]) -> None:
         self.saves.append([f"{r.id}:{r.state}" for r in runs])

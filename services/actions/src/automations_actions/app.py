@@ -30,7 +30,7 @@ from automations_actions.secret_box import SecretBox, load_or_create_key_file
 from automations_actions.settings import ActionsSettings
 from automations_actions.webhook_transport import Allowlist, WebhookTransport
 from automations_common import broker
-from automations_common.database import create_engine, migrate, session_factory
+from automations_common.database import Transactions, create_engine, migrate, session_factory
 from automations_common.grpc_server import GrpcServer
 from automations_common.streams import Streams
 
@@ -92,7 +92,8 @@ class ActionsApp:
         self.streams = Streams(settings.nats.namespace)
         self.engine = create_engine(settings.database_url_for(SERVICE))
         sessions = session_factory(self.engine)
-        self.ledger = SqlLedger(self.engine)
+        self.transactions = Transactions(self.engine)
+        self.ledger = SqlLedger(self.transactions)
         self.block_store = SqlBlockStore(sessions)
         self.transport = WebhookTransport(
             Allowlist.parse(settings.private_url_allowlist),
@@ -180,6 +181,7 @@ class ActionsApp:
         await self.control.aclose()
         if self._nats is not None:
             await self._nats.drain()
+        await self.transactions.close()
         await self.engine.dispose()
 
 

@@ -38,7 +38,9 @@ T = TypeVar("T")
 
 
 class Ledger(Protocol):
-    async def load(self, ids: Sequence[str]) -> dict[str, ActionRun]: ...
+    async def claim(self, runs: Sequence[ActionRun]) -> dict[str, ActionRun]:
+        """Store each run whose id the ledger does not hold; the runs it did hold."""
+        ...
 
     async def save(self, runs: Sequence[ActionRun]) -> None: ...
 
@@ -110,12 +112,9 @@ class Dispatcher:
             if delivery.invocation is None:
                 # A message nobody can read will not get better: drop it, loudly.
                 log.error("dropping an unreadable action message: %s", delivery.problem)
-        started = time.monotonic()
-        existing = await self.ledger.load([inv.action_id for _, _, inv in readable])
-        _note_slow("reading %d action runs", len(readable), started)
-        work: list[tuple[int, _Work]] = []
-        finished_now: list[ActionRun] = []
-        events: list[OutgoingEvent] = []
+        # Each action not in flight here is claimed: its RUNNING row is written at once if
+        # the ledger has none (the usual case: one transaction, no read before it).
+        candidates: list[tuple[int, Delivery, ActionInvocation, ActionRun]] = []
         seen: set[str] = set()
         for i, delivery, invocation in readable:
             action_id = invocation.action_id
@@ -123,17 +122,28 @@ class Dispatcher:
                 verdicts[i] = IGNORE
                 continue
             seen.add(action_id)
-            run = existing.get(action_id)
-            if run is not None and run.terminal:
+            fresh = _next_attempt(_new_run(invocation, delivery.workspace, now), now)
+            candidates.append((i, delivery, invocation, fresh))
+        started = time.monotonic()
+        existing = await self.ledger.claim([run for *_, run in candidates])
+        _note_slow("claiming %d action runs", len(candidates), started)
+        work: list[tuple[int, _Work]] = []
+        updated: list[ActionRun] = []
+        events: list[OutgoingEvent] = []
+        for i, delivery, invocation, fresh in candidates:
+            run = existing.get(invocation.action_id)
+            if run is None:
+                work.append((i, _Work(delivery, invocation, fresh, fresh.attempts[-1])))
+                continue
+            action_id = invocation.action_id
+            if run.terminal:
                 log.info("action %s already %s; skipping the redelivery", action_id, run.state)
                 continue
-            if run is not None and run.state == RunState.RUNNING and run.attempts:
+            if run.state == RunState.RUNNING and run.attempts:
                 age = (now - run.attempts[-1].started).total_seconds()
                 if age < self.lease_seconds:
                     verdicts[i] = Verdict("nak", self.lease_seconds - age)
                     continue
-            if run is None:
-                run = _new_run(invocation, delivery.workspace, now)
             if len(run.attempts) >= self.retry.max_attempts:
                 # Every attempt was started and none ended: the service kept stopping.
                 run = _finish(
@@ -142,18 +152,16 @@ class Dispatcher:
                     now,
                     f"gave up after {len(run.attempts)} attempts that did not finish",
                 )
-                finished_now.append(run)
+                updated.append(run)
                 events.append(_failed_event(invocation, run, now))
                 continue
-            attempt = Attempt(number=len(run.attempts) + 1, started=now)
-            run = replace(
-                run, state=RunState.RUNNING, updated=now, attempts=[*run.attempts, attempt]
-            )
-            work.append((i, _Work(delivery, invocation, run, attempt)))
-        # Shares a transaction with whatever else is being recorded (other batches' starts,
-        # finished runs): on a busy disk a transaction can take 100s of ms, and batches
-        # waiting for one each would fall behind.
-        await self._writes.submit([w.run for _, w in work] + finished_now, urgent=True)
+            run = _next_attempt(run, now)
+            updated.append(run)
+            work.append((i, _Work(delivery, invocation, run, run.attempts[-1])))
+        # Redeliveries' new attempts and give-ups share a transaction with whatever else is
+        # being recorded (finished runs): on a busy disk a transaction can take 100s of ms,
+        # and batches waiting for one each would fall behind.
+        await self._writes.submit(updated, urgent=True)
         await self._emit(events)
         for _, w in work:
             self._in_flight.add(w.invocation.action_id)
@@ -355,6 +363,11 @@ def _new_run(invocation: ActionInvocation, workspace: str, now: datetime) -> Act
         created=now,
         updated=now,
     )
+
+
+def _next_attempt(run: ActionRun, now: datetime) -> ActionRun:
+    attempt = Attempt(number=len(run.attempts) + 1, started=now)
+    return replace(run, state=RunState.RUNNING, updated=now, attempts=[*run.attempts, attempt])
 
 
 def _finish(run: ActionRun, state: RunState, now: datetime, reason: str) -> ActionRun:

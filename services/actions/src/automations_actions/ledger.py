@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations_actions.runs import ActionRun, Attempt, RunQuery, RunState
 from automations_actions.tables import action_run, as_utc
+from automations_common.database import Transactions
 
 # What a later save of the same run may change.
 _CHANGING = ("state", "attempts", "reason", "result", "rendered_request", "updated", "finished")
@@ -22,49 +22,57 @@ _CHANGING = ("state", "attempts", "reason", "result", "rendered_request", "updat
 class SqlLedger:
     """Reads and writes action runs, a whole batch per transaction.
 
-    Core connections, not ORM sessions: the ledger is on every action's path and a
-    session's bookkeeping cost more than the statements.
+    Core statements run as one piece of work (`Transactions`), not ORM sessions: the
+    ledger is on every action's path and a session's bookkeeping cost more than the
+    statements.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._upserts: dict[str, Any] = {}
+    def __init__(self, transactions: Transactions) -> None:
+        self._transactions = transactions
+        self._engine = transactions.engine
+        dialect = self._engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Built once: constructing a statement costs more than running it.
+        self._select_ids = select(action_run).where(
+            action_run.c.id.in_(bindparam("ids", expanding=True))
+        )
+        self._insert_new = insert(action_run).on_conflict_do_nothing(index_elements=["id"])
+        upsert = insert(action_run)
+        self._upsert = upsert.on_conflict_do_update(
+            index_elements=["id"], set_={name: upsert.excluded[name] for name in _CHANGING}
+        )
+        # One writer at a time: two SQLite transactions at once make one of them sleep in
+        # SQLite's busy handler (up to 100 ms a step), which showed as a latency tail.
         self._writing = asyncio.Lock()
 
-    async def load(self, ids: Iterable[str]) -> dict[str, ActionRun]:
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
+    async def claim(self, runs: Sequence[ActionRun]) -> dict[str, ActionRun]:
+        """Insert each run whose id the ledger does not hold yet, in one transaction; the
+        runs it already held, as they were."""
+        if not runs:
             return {}
-        async with self._engine.connect() as connection:
-            rows = (
-                (await connection.execute(select(action_run).where(action_run.c.id.in_(wanted))))
-                .mappings()
-                .all()
-            )
-        return {row["id"]: _from_row(row) for row in rows}
+        rows = {run.id: _to_row(run) for run in runs}
+
+        def claim(connection: Connection) -> list[RowMapping]:
+            held = list(connection.execute(self._select_ids, {"ids": list(rows)}).mappings())
+            known = {row["id"] for row in held}
+            fresh = [row for run_id, row in rows.items() if run_id not in known]
+            if fresh:
+                connection.execute(self._insert_new, fresh)
+            return held
+
+        async with self._writing:
+            held = await self._transactions.write(claim)
+        return {row["id"]: _from_row(row) for row in held}
 
     async def save(self, runs: Sequence[ActionRun]) -> None:
         """Insert or overwrite `runs` in one transaction."""
         if not runs:
             return
         rows = [_to_row(run) for run in runs]
-        # One writer at a time: two SQLite transactions at once make one of them sleep in
-        # SQLite's busy handler (up to 100 ms a step), which showed as a latency tail.
-        async with self._writing, self._engine.begin() as connection:
-            await connection.execute(self._upsert(connection.dialect.name), rows)
-
-    def _upsert(self, dialect: str) -> Any:
-        # Built once per dialect: constructing the statement costs more than running it.
-        statement = self._upserts.get(dialect)
-        if statement is None:
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            base = insert(action_run)
-            statement = base.on_conflict_do_update(
-                index_elements=["id"],
-                set_={name: base.excluded[name] for name in _CHANGING},
+        async with self._writing:
+            await self._transactions.write(
+                lambda connection: connection.execute(self._upsert, rows)
             )
-            self._upserts[dialect] = statement
-        return statement
 
     async def get(self, workspace: str, run_id: str) -> ActionRun | None:
         async with self._engine.connect() as connection:

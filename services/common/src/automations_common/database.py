@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData, event
+from sqlalchemy import URL, Connection, Engine, MetaData, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Naming convention so migrations produce the same constraint names on every backend.
 NAMING_CONVENTION = {
@@ -46,18 +52,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(
-            dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
-        ) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
         url,
@@ -68,10 +63,87 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 def _json_text(value: object) -> str:
     # JSON columns are written on every stored event: orjson is about ten times faster
     # than the standard library here. Non-string keys become strings, as with `json`.
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class Transactions:
+    """Runs synchronous Core work (a function of a Connection) in one transaction, off the
+    event loop: the way for hot paths that run a few statements per batch.
+
+    With aiosqlite every cursor, execute, fetch and commit is a hop to its thread and back:
+    a five-statement transaction made 17 hops and cost ~4 ms of CPU. For a SQLite file the
+    whole function runs in one hop instead, with the sqlite3 driver on a thread of its own
+    (~1 ms); SQLite admits one writer at a time anyway. Other backends run it on the async
+    engine (`run_sync`), where each statement is a network round trip regardless.
+    If the caller is cancelled, work already handed to the thread still runs to its end.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sync: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if _is_sqlite_file(engine.url):
+            self._sync = sqlalchemy.create_engine(
+                engine.url.set(drivername="sqlite"),
+                connect_args={"timeout": 30},
+                json_serializer=_json_text,
+            )
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-transactions")
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in a transaction, committed when it returns."""
+        if self._thread is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        return await self._on_thread(self._in_transaction, work)
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        if self._thread is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+        return await self._on_thread(self._in_connection, work)
+
+    async def close(self) -> None:
+        """Release the thread and its connections; the async engine is the caller's."""
+        if self._sync is not None and self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
+            self._thread.shutdown()
+            self._sync = None
+
+    async def _on_thread(
+        self, run: Callable[[Engine, Callable[[Connection], T]], T], work: Callable[[Connection], T]
+    ) -> T:
+        if self._sync is None:
+            raise RuntimeError("these transactions were closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, run, self._sync, work)
+
+    @staticmethod
+    def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+        with engine.begin() as connection:
+            return work(connection)
+
+    @staticmethod
+    def _in_connection(engine: Engine, work: Callable[[Connection], T]) -> T:
+        with engine.connect() as connection:
+            return work(connection)
+
+
+def _is_sqlite_file(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

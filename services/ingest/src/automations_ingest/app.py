@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations.v1 import events_service_pb2_grpc, webhook_service_pb2_grpc
 from automations_common.broker import JetStreamPublisher, connect, ensure_streams
-from automations_common.database import create_engine, migrate
+from automations_common.database import Transactions, create_engine, migrate
 from automations_common.grpc_server import GrpcServer
 from automations_common.streams import Streams
 from automations_ingest.event_queries import EventQueries
@@ -50,6 +50,7 @@ class IngestApp:
         self._clock = clock
         self._nats: NatsClient | None = None
         self._engine: AsyncEngine | None = None
+        self._transactions: Transactions | None = None
         self._grpc: GrpcServer | None = None
         self._http: WebhookHttpServer | None = None
         self._bridge: PrefectBridge | None = None
@@ -84,7 +85,8 @@ class IngestApp:
         self._engine = create_engine(settings.database_url_for("ingest"))
         await migrate(self._engine, MIGRATIONS, VERSION_TABLE)
 
-        store = self.store = EventStore(self._engine)
+        self._transactions = Transactions(self._engine)
+        store = self.store = EventStore(self._transactions)
         queries = EventQueries(self._engine)
         webhooks = WebhookStore(self._engine, settings.workspace)
         publisher = EventPublisher(
@@ -182,6 +184,8 @@ class IngestApp:
         if self._nats is not None:
             with contextlib.suppress(Exception):
                 await self._nats.drain()
+        if self._transactions is not None:
+            await self._transactions.close()
         if self._engine is not None:
             await self._engine.dispose()
 

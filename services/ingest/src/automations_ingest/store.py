@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, delete, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, delete, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from automations_common.database import Transactions
 from automations_ingest.events import RESOURCE_ID, RESOURCE_ROLE, EventRecord
 from automations_ingest.globbing import LIKE_ESCAPE, prefix_to_like
 from automations_ingest.tables import event_resource_table, event_table
@@ -18,8 +18,8 @@ from automations_ingest.tables import event_resource_table, event_table
 log = logging.getLogger(__name__)
 
 
-def _insert(engine: AsyncEngine, table: Any) -> Any:
-    if engine.dialect.name == "postgresql":
+def _insert(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -83,8 +83,16 @@ def record_from_row(row: RowMapping) -> EventRecord:
 class EventStore:
     """Writes events (once per id, whatever the redeliveries) and trims old ones."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, transactions: Transactions) -> None:
+        self._transactions = transactions
+        self._engine = transactions.engine
+        dialect = self._engine.dialect.name
+        self._insert_events = _insert(dialect, event_table).on_conflict_do_nothing(
+            index_elements=["id"]
+        )
+        self._insert_resources = _insert(dialect, event_resource_table).on_conflict_do_nothing(
+            index_elements=["event_id", "position"]
+        )
 
     async def write(self, records: Sequence[EventRecord]) -> None:
         """Insert a batch in one transaction; ids already stored are left as they are."""
@@ -93,17 +101,12 @@ class EventStore:
         unique = list({r.id: r for r in records}.values())
         events = [event_row(r) for r in unique]
         resources = [row for r in unique for row in resource_rows(r)]
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                _insert(self._engine, event_table).on_conflict_do_nothing(index_elements=["id"]),
-                events,
-            )
-            await connection.execute(
-                _insert(self._engine, event_resource_table).on_conflict_do_nothing(
-                    index_elements=["event_id", "position"]
-                ),
-                resources,
-            )
+
+        def insert(connection: Connection) -> None:
+            connection.execute(self._insert_events, events)
+            connection.execute(self._insert_resources, resources)
+
+        await self._transactions.write(insert)
 
     async def get(self, event_id: str) -> EventRecord | None:
         async with self._engine.connect() as connection:

@@ -18,7 +18,7 @@ from automations_common.broker import (
     connect,
     ensure_streams,
 )
-from automations_common.database import create_engine, migrate, session_factory
+from automations_common.database import Transactions, create_engine, migrate, session_factory
 from automations_common.grpc_server import GrpcServer
 from automations_common.streams import Streams
 from automations_triggers.automations import Automations
@@ -47,6 +47,7 @@ class TriggersApp:
         self._settings = settings
         self._streams = Streams(settings.nats.namespace)
         self._engine = create_engine(settings.database_url_for(SERVICE))
+        self._transactions = Transactions(self._engine)
         sessions = session_factory(self._engine)
         self._store = AutomationStore(sessions, settings.workspace)
         self._notifier = NatsChangeNotifier(
@@ -64,7 +65,7 @@ class TriggersApp:
         self._shard = Shard(settings.shard_index, settings.shard_count)
         self._runner = EngineRunner(
             EngineStateStore(
-                self._engine,
+                self._transactions,
                 self._shard.state_scope(settings.workspace),
                 self._shard.consumer_name,
             ),
@@ -156,6 +157,7 @@ class TriggersApp:
         if self._nats is not None:
             with contextlib.suppress(Exception):
                 await self._nats.close()
+        await self._transactions.close()
         await self._engine.dispose()
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
 
 from automations_common.broker import OutgoingMessage
+from automations_common.database import Transactions
 from automations_triggers.state import StateChanges, StateRow
 from automations_triggers.tables import consumer_position, outbox, trigger_state
 
@@ -18,13 +20,15 @@ _CHUNK = 400
 class EngineStateStore:
     """Reads everything once at start; afterwards only writes, one transaction per batch.
 
-    Core connections, not ORM sessions: a commit per batch of events is this service's
-    most frequent database call, and the session layer only adds work to each."""
+    Core statements run as one piece of work (`Transactions`), not ORM sessions: a commit
+    per batch of events is this service's most frequent database call."""
 
-    def __init__(self, engine: AsyncEngine, workspace: str, consumer: str) -> None:
-        self._engine = engine
+    def __init__(self, transactions: Transactions, workspace: str, consumer: str) -> None:
+        self._transactions = transactions
+        self._engine = transactions.engine
         self._workspace = workspace
         self._consumer = consumer
+        self._statements = _Statements(self._engine.dialect.name, workspace, consumer)
 
     async def load_rows(self) -> list[StateRow]:
         query = sa.select(trigger_state).where(trigger_state.c.workspace == self._workspace)
@@ -59,78 +63,103 @@ class EngineStateStore:
         the same transaction (saves one transaction per published batch)."""
         if not changes and not messages and position is None and not published:
             return
-        async with self._engine.begin() as session:
-            await self._delete_outbox(session, published)
-            idents = [(r.kind, r.key) for r in changes.upserts] + list(changes.deletes)
-            for start in range(0, len(idents), _CHUNK):
-                await session.execute(
-                    trigger_state.delete().where(
-                        trigger_state.c.workspace == self._workspace,
-                        sa.tuple_(trigger_state.c.kind, trigger_state.c.key).in_(
-                            idents[start : start + _CHUNK]
-                        ),
-                    )
-                )
-            if changes.upserts:
-                await session.execute(
-                    trigger_state.insert(),
-                    [
-                        {
-                            "workspace": self._workspace,
-                            "kind": r.kind,
-                            "key": r.key,
-                            "automation_id": r.automation_id,
-                            "data": r.data,
-                        }
-                        for r in changes.upserts
-                    ],
-                )
-            if messages:
-                await session.execute(
-                    outbox.insert(),
-                    [
-                        {
-                            "workspace": self._workspace,
-                            "msg_id": m.msg_id,
-                            "subject": m.subject,
-                            "data": m.data,
-                        }
-                        for m in messages
-                    ],
-                )
-            if position is not None:
-                await self._save_position(session, position)
+        await self._transactions.write(
+            lambda connection: self._commit(connection, changes, messages, position, published)
+        )
 
-    async def _save_position(self, session: AsyncConnection, position: int) -> None:
-        where = (
-            consumer_position.c.workspace == self._workspace,
-            consumer_position.c.consumer == self._consumer,
-        )
-        result = await session.execute(
-            consumer_position.update()
-            .where(*where, consumer_position.c.stream_sequence < position)
-            .values(stream_sequence=position)
-        )
-        if result.rowcount:
-            return
-        exists = await session.execute(sa.select(sa.literal(1)).where(*where))
-        if exists.first() is None:
-            await session.execute(
-                consumer_position.insert().values(
-                    workspace=self._workspace, consumer=self._consumer, stream_sequence=position
-                )
+    def _commit(
+        self,
+        connection: Connection,
+        changes: StateChanges,
+        messages: Sequence[OutgoingMessage],
+        position: int | None,
+        published: Sequence[str],
+    ) -> None:
+        statements = self._statements
+        self._delete_outbox(connection, published)
+        deletes = list(changes.deletes)
+        for start in range(0, len(deletes), _CHUNK):
+            connection.execute(statements.delete_state, {"idents": deletes[start : start + _CHUNK]})
+        if changes.upserts:
+            connection.execute(
+                statements.upsert_state,
+                [
+                    {
+                        "workspace": self._workspace,
+                        "kind": r.kind,
+                        "key": r.key,
+                        "automation_id": r.automation_id,
+                        "data": r.data,
+                    }
+                    for r in changes.upserts
+                ],
             )
+        if messages:
+            connection.execute(
+                statements.insert_outbox,
+                [
+                    {
+                        "workspace": self._workspace,
+                        "msg_id": m.msg_id,
+                        "subject": m.subject,
+                        "data": m.data,
+                    }
+                    for m in messages
+                ],
+            )
+        if position is not None:
+            self._save_position(connection, position)
+
+    def _save_position(self, connection: Connection, position: int) -> None:
+        statements = self._statements
+        if connection.execute(statements.advance_position, {"position": position}).rowcount:
+            return
+        if connection.execute(statements.read_position).first() is None:
+            connection.execute(statements.insert_position, {"position": position})
 
     async def clear_outbox(self, msg_ids: Sequence[str]) -> None:
         """Forget messages JetStream has stored."""
-        async with self._engine.begin() as session:
-            await self._delete_outbox(session, msg_ids)
+        await self._transactions.write(lambda connection: self._delete_outbox(connection, msg_ids))
 
-    async def _delete_outbox(self, session: AsyncConnection, msg_ids: Sequence[str]) -> None:
+    def _delete_outbox(self, connection: Connection, msg_ids: Sequence[str]) -> None:
         for start in range(0, len(msg_ids), _CHUNK):
-            await session.execute(
-                outbox.delete().where(
-                    outbox.c.workspace == self._workspace,
-                    outbox.c.msg_id.in_(list(msg_ids[start : start + _CHUNK])),
-                )
+            connection.execute(
+                self._statements.delete_outbox, {"ids": list(msg_ids[start : start + _CHUNK])}
             )
+
+
+class _Statements:
+    """The commit's statements, built once: building and hashing a statement per batch
+    cost more than running it."""
+
+    def __init__(self, dialect: str, workspace: str, consumer: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = insert(trigger_state)
+        self.upsert_state = upsert.on_conflict_do_update(
+            index_elements=["workspace", "kind", "key"],
+            set_={"automation_id": upsert.excluded.automation_id, "data": upsert.excluded.data},
+        )
+        self.delete_state = trigger_state.delete().where(
+            trigger_state.c.workspace == workspace,
+            sa.tuple_(trigger_state.c.kind, trigger_state.c.key).in_(
+                sa.bindparam("idents", expanding=True)
+            ),
+        )
+        self.insert_outbox = outbox.insert()
+        self.delete_outbox = outbox.delete().where(
+            outbox.c.workspace == workspace,
+            outbox.c.msg_id.in_(sa.bindparam("ids", expanding=True)),
+        )
+        where = (
+            consumer_position.c.workspace == workspace,
+            consumer_position.c.consumer == consumer,
+        )
+        self.advance_position = (
+            consumer_position.update()
+            .where(*where, consumer_position.c.stream_sequence < sa.bindparam("position"))
+            .values(stream_sequence=sa.bindparam("position"))
+        )
+        self.read_position = sa.select(sa.literal(1)).where(*where)
+        self.insert_position = consumer_position.insert().values(
+            workspace=workspace, consumer=consumer, stream_sequence=sa.bindparam("position")
+        )
