@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import nats
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations.v1 import events_service_pb2 as pb
 from automations_common.broker import JetStreamPublisher, OutgoingMessage
@@ -14,7 +19,7 @@ from automations_ingest.app import MIGRATIONS, VERSION_TABLE, IngestApp
 from automations_ingest.events import EventRecord
 from automations_ingest.retention import trim_once
 from automations_ingest.settings import RetentionSettings
-from automations_ingest.store import EventStore
+from automations_ingest.store import EventStore, event_row, resource_rows
 from automations_ingest.tables import event_resource_table, event_table
 from tests.integration.ingest.conftest import make_event
 from tests.support.waiting import eventually
@@ -147,3 +152,51 @@ async def test_an_event_the_database_refuses_does_not_block_the_others(
     later = make_event()
     await events_stub.EmitEvents(pb.EmitEventsRequest(events=[later]))
     await eventually(lambda: ingest.store.get(later.id), what="the persister goes on")
+
+
+async def test_the_sqlite_fast_path_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:
+    """On SQLite the store writes through the driver itself; the rows must be the same."""
+    now = datetime(2026, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=2)))
+    records = [
+        _record("demo.fast", timedelta(0), now, 1),
+        replace(
+            _record("demo.fast", timedelta(seconds=1), now, 2),
+            payload={"n": 1.5, "nested": {"é": [1, None, True]}},
+            follows="00000000-0000-4000-8000-000000000001",
+            received=None,
+            occurred=now.replace(microsecond=0),
+        ),
+    ]
+
+    async def stored_rows(url: str, write: Callable[[AsyncEngine], Awaitable[None]]) -> list[Any]:
+        engine = create_engine(url)
+        try:
+            await migrate(engine, MIGRATIONS, VERSION_TABLE)
+            await write(engine)
+            async with engine.connect() as connection:
+                rows = await connection.exec_driver_sql("SELECT * FROM event ORDER BY id")
+                events = rows.all()
+                rows = await connection.exec_driver_sql(
+                    "SELECT * FROM event_resource ORDER BY event_id, position"
+                )
+                return [*events, *rows.all()]
+        finally:
+            await engine.dispose()
+
+    async def fast(engine: AsyncEngine) -> None:
+        transactions = Transactions(engine)
+        try:
+            await EventStore(transactions).write(records)
+        finally:
+            await transactions.close()
+
+    async def through_sqlalchemy(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(insert(event_table), [event_row(r) for r in records])
+            await connection.execute(
+                insert(event_resource_table), [row for r in records for row in resource_rows(r)]
+            )
+
+    expected = await stored_rows(f"sqlite+aiosqlite:///{tmp_path / 'slow.db'}", through_sqlalchemy)
+    assert len(expected) == 6
+    assert await stored_rows(f"sqlite+aiosqlite:///{tmp_path / 'fast.db'}", fast) == expected

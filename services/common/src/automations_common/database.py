@@ -51,7 +51,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, json_serializer=json_text)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -59,7 +59,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        json_serializer=_json_text,
+        json_serializer=json_text,
     )
 
 
@@ -72,7 +72,8 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def _json_text(value: object) -> str:
+def json_text(value: object) -> str:
+    """JSON column text as the engines write it."""
     # JSON columns are written on every stored event: orjson is about ten times faster
     # than the standard library here. Non-string keys become strings, as with `json`.
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -98,7 +99,7 @@ class Transactions:
             self._sync = sqlalchemy.create_engine(
                 engine.url.set(drivername="sqlite"),
                 connect_args={"timeout": 30},
-                json_serializer=_json_text,
+                json_serializer=json_text,
             )
             event.listen(self._sync, "connect", _sqlite_pragmas)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-transactions")

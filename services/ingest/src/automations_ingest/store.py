@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, delete, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from automations_common.database import Transactions
+from automations_common.database import Transactions, json_text
 from automations_ingest.events import RESOURCE_ID, RESOURCE_ROLE, EventRecord
 from automations_ingest.globbing import LIKE_ESCAPE, prefix_to_like
 from automations_ingest.tables import event_resource_table, event_table
@@ -22,6 +22,81 @@ def _insert(dialect: str, table: Any) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+# The event store's columns in table order, for the SQLite fast path below.
+_EVENT_COLUMNS = tuple(column.name for column in event_table.columns)
+_RESOURCE_COLUMNS = tuple(column.name for column in event_resource_table.columns)
+
+
+def _sqlite_insert(table: Any, columns: tuple[str, ...], keys: str) -> str:
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
+    )
+
+
+def _sqlite_time(value: datetime) -> str:
+    """What SQLAlchemy stores for a UtcDateTime on SQLite: naive UTC, microseconds always."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
+def _sqlite_rows(
+    records: Sequence[EventRecord],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of `records` as the sqlite3 driver takes them, in column order.
+
+    SQLAlchemy's per-value bind processing (datetimes, JSON) cost about a third of the
+    persister's CPU; here each value is converted once, by hand."""
+    events = []
+    resources = []
+    for r in records:
+        occurred = _sqlite_time(r.occurred)
+        events.append(
+            (
+                r.id,
+                r.workspace,
+                occurred,
+                r.event,
+                r.resource_id,
+                json_text(r.resource),
+                json_text(r.related),
+                json_text(r.payload),
+                r.follows,
+                _sqlite_time(r.received) if r.received is not None else occurred,
+            )
+        )
+        resources.append((r.id, 0, r.workspace, occurred, r.resource_id, "", json_text(r.resource)))
+        for position, related in enumerate(r.related, start=1):
+            resources.append(
+                (
+                    r.id,
+                    position,
+                    r.workspace,
+                    occurred,
+                    related.get(RESOURCE_ID, ""),
+                    related.get(RESOURCE_ROLE, ""),
+                    json_text(related),
+                )
+            )
+    return events, resources
+
+
+_SQLITE_INSERT_EVENTS = _sqlite_insert(event_table, _EVENT_COLUMNS, "id")
+_SQLITE_INSERT_RESOURCES = _sqlite_insert(
+    event_resource_table, _RESOURCE_COLUMNS, "event_id, position"
+)
+
+
+def _insert_sqlite(connection: Connection, records: Sequence[EventRecord]) -> None:
+    events, resources = _sqlite_rows(records)
+    connection.exec_driver_sql(_SQLITE_INSERT_EVENTS, events)
+    connection.exec_driver_sql(_SQLITE_INSERT_RESOURCES, resources)
 
 
 def event_row(record: EventRecord) -> dict[str, Any]:
@@ -87,6 +162,7 @@ class EventStore:
         self._transactions = transactions
         self._engine = transactions.engine
         dialect = self._engine.dialect.name
+        self._sqlite = dialect == "sqlite"
         self._insert_events = _insert(dialect, event_table).on_conflict_do_nothing(
             index_elements=["id"]
         )
@@ -99,6 +175,9 @@ class EventStore:
         if not records:
             return
         unique = list({r.id: r for r in records}.values())
+        if self._sqlite:
+            await self._transactions.write(lambda connection: _insert_sqlite(connection, unique))
+            return
         events = [event_row(r) for r in unique]
         resources = [row for r in unique for row in resource_rows(r)]
 
