@@ -41,8 +41,9 @@ class SqlLedger:
         self._upsert = upsert.on_conflict_do_update(
             index_elements=["id"], set_={name: upsert.excluded[name] for name in _CHANGING}
         )
-        # One writer at a time: two SQLite transactions at once make one of them sleep in
-        # SQLite's busy handler (up to 100 ms a step), which showed as a latency tail.
+        # One ledger transaction at a time: on SQLite the thread of `Transactions` runs them
+        # one by one anyway (two at once made one sleep in SQLite's busy handler, a latency
+        # tail); on PostgreSQL two upserting the same runs in another order could deadlock.
         self._writing = asyncio.Lock()
 
     async def claim(self, runs: Sequence[ActionRun]) -> dict[str, ActionRun]:
