@@ -19,6 +19,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
+from automations_common.broker import subscribe_inline
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT = "100"
@@ -40,7 +42,7 @@ class BatchPuller:
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message)
+        self._subscription = await subscribe_inline(self._nc, self._inbox, self._on_message)
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -72,7 +74,7 @@ class BatchPuller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), wait)
 
-    async def _on_message(self, msg: Msg) -> None:
+    def _on_message(self, msg: Msg) -> None:
         status = JetStreamContext.is_status_msg(msg)
         if status is None:
             self._buffer.append(msg)
