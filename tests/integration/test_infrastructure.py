@@ -6,13 +6,20 @@ import asyncio
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from sqlalchemy import text
 
-from automations_common.broker import JetStreamPublisher, OutgoingMessage, ensure_streams
+from automations_common.broker import (
+    JetStreamPublisher,
+    OutgoingMessage,
+    ensure_streams,
+    subscribe_inline,
+)
 from automations_common.database import create_engine
 from automations_common.errors import Unavailable
 from automations_common.streams import Streams
+from tests.support.waiting import eventually
 
 
 async def test_streams_are_created_and_publishing_dedupes_by_message_id(
@@ -112,5 +119,36 @@ async def test_acknowledgements_that_never_come_are_unavailable_in_time(
         await ensure_streams(client.jetstream(), streams.stream_configs())
         receipt = await publisher.publish([OutgoingMessage(streams.events_subject(), b"c", "s-3")])
         assert receipt.duplicates == 0
+    finally:
+        await client.close()
+
+
+async def test_inline_subscriptions_deliver_in_order_and_survive_a_failing_handler(
+    nats_url: str, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await nats.connect(nats_url)
+    try:
+        subject = f"{namespace}.inline"
+        seen: list[bytes] = []
+
+        def handle(msg: Msg) -> None:
+            if msg.data == b"boom":
+                raise ValueError("a bad message")
+            seen.append(msg.data)
+
+        subscription = await subscribe_inline(client, subject, handle)
+        for data in (b"1", b"2", b"boom", b"3"):
+            await client.publish(subject, data)
+        await client.flush()
+        await eventually(lambda: len(seen) == 3, what="three messages handled")
+        assert seen == [b"1", b"2", b"3"]
+        assert "handling a message on" in caplog.text  # logged, not raised into the client
+        assert client.is_connected
+
+        await subscription.unsubscribe()
+        await client.publish(subject, b"4")
+        await client.flush()
+        await asyncio.sleep(0.1)
+        assert seen == [b"1", b"2", b"3"]
     finally:
         await client.close()
