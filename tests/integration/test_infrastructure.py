@@ -152,3 +152,23 @@ async def test_inline_subscriptions_deliver_in_order_and_survive_a_failing_handl
         assert seen == [b"1", b"2", b"3"]
     finally:
         await client.close()
+
+
+async def test_a_message_over_the_servers_payload_limit_fails_before_it_is_sent(
+    nats_url: str, namespace: str
+) -> None:
+    client = await nats.connect(nats_url)
+    try:
+        streams = Streams(namespace)
+        await ensure_streams(client.jetstream(), streams.stream_configs())
+        publisher = JetStreamPublisher(client)
+        subject = streams.events_subject()
+        too_big = OutgoingMessage(subject, b"x" * (client.max_payload + 1), "big-1")
+        with pytest.raises(Unavailable, match="publishing to JetStream failed"):
+            await publisher.publish([OutgoingMessage(subject, b"a", "small-1"), too_big])
+        # Nothing of the batch went out, and the connection is still there to use.
+        receipt = await publisher.publish([OutgoingMessage(subject, b"b", "small-2")])
+        assert (receipt.last_sequence, receipt.duplicates) == (1, 0)
+        assert client.is_connected
+    finally:
+        await client.close()
