@@ -154,7 +154,7 @@ async def test_inline_subscriptions_deliver_in_order_and_survive_a_failing_handl
         await client.close()
 
 
-async def test_a_message_over_the_servers_payload_limit_fails_before_it_is_sent(
+async def test_a_payload_over_the_limit_or_an_id_with_a_line_break_fails_before_sending(
     nats_url: str, namespace: str
 ) -> None:
     client = await nats.connect(nats_url)
@@ -166,7 +166,10 @@ async def test_a_message_over_the_servers_payload_limit_fails_before_it_is_sent(
         too_big = OutgoingMessage(subject, b"x" * (client.max_payload + 1), "big-1")
         with pytest.raises(Unavailable, match="publishing to JetStream failed"):
             await publisher.publish([OutgoingMessage(subject, b"a", "small-1"), too_big])
-        # Nothing of the batch went out, and the connection is still there to use.
+        # An id that would break the frame (and inject protocol lines) is refused too.
+        with pytest.raises(ValueError, match="cannot publish"):
+            await publisher.publish([OutgoingMessage(subject, b"c", "bad\r\nPUB x 1\r\n")])
+        # Nothing of those batches went out, and the connection is still there to use.
         receipt = await publisher.publish([OutgoingMessage(subject, b"b", "small-2")])
         assert (receipt.last_sequence, receipt.duplicates) == (1, 0)
         assert client.is_connected
