@@ -86,8 +86,9 @@ class Transactions:
     With aiosqlite every cursor, execute, fetch and commit is a hop to its thread and back:
     a five-statement transaction made 17 hops and cost ~4 ms of CPU. For a SQLite file the
     whole function runs in one hop instead, with the sqlite3 driver on a thread of its own
-    (~0.4 ms with its statements built once); SQLite admits one writer at a time anyway. Other backends run it on the async
-    engine (`run_sync`), where each statement is a network round trip regardless.
+    (~0.4 ms with its statements built once); SQLite admits one writer at a time anyway.
+    Other backends run it on the async engine (`run_sync`), where each statement is a
+    network round trip regardless.
     If the caller is cancelled, work already handed to the thread still runs to its end.
     """
 
