@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from automations_actions.app import MIGRATIONS, VERSION_TABLE
 from automations_actions.ledger import SqlLedger
 from automations_actions.runs import ActionRun, Attempt, RunState
-from automations_common.database import Transactions, create_engine, migrate
+from tests.support.databases import migrated
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -34,10 +34,7 @@ def running(run_id: str) -> ActionRun:
 async def test_claim_stores_new_runs_and_returns_the_held_ones_unchanged(
     database_url: str,
 ) -> None:
-    engine = create_engine(database_url)
-    transactions = Transactions(engine)
-    try:
-        await migrate(engine, MIGRATIONS, VERSION_TABLE)
+    async with migrated(database_url, MIGRATIONS, VERSION_TABLE) as transactions:
         ledger = SqlLedger(transactions)
         first, second = str(uuid.uuid4()), str(uuid.uuid4())
         assert await ledger.claim([running(first)]) == {}
@@ -54,6 +51,3 @@ async def test_claim_stores_new_runs_and_returns_the_held_ones_unchanged(
         assert stored.state == RunState.RUNNING
         assert stored.attempts == [Attempt(number=1, started=T0)]
         assert await ledger.claim([]) == {}
-    finally:
-        await transactions.close()
-        await engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,64 +24,60 @@ things = sa.Table(
 )
 
 
+@pytest.fixture
+async def transactions(database_url: str) -> AsyncIterator[Transactions]:
+    """`Transactions` over a database holding an empty `things` table."""
+    engine = create_engine(database_url)
+    transactions = Transactions(engine)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    try:
+        yield transactions
+    finally:
+        await transactions.close()
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+        await engine.dispose()
+
+
 def _count(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.count()).select_from(things)).scalar_one())
 
 
-async def test_work_commits_whole_or_not_at_all(database_url: str) -> None:
-    engine = create_engine(database_url)
-    transactions = Transactions(engine)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-        at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+async def test_work_commits_whole_or_not_at_all(transactions: Transactions) -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
-        def insert(connection: Connection) -> int:
-            connection.execute(things.insert(), [{"id": 1, "data": {"k": [1]}, "at": at}])
-            return _count(connection)
+    def insert(connection: Connection) -> int:
+        connection.execute(things.insert(), [{"id": 1, "data": {"k": [1]}, "at": at}])
+        return _count(connection)
 
-        assert await transactions.write(insert) == 1
+    assert await transactions.write(insert) == 1
 
-        def insert_then_fail(connection: Connection) -> None:
-            connection.execute(things.insert(), [{"id": 2, "data": {}, "at": at}])
-            raise ValueError("changed my mind")
+    def insert_then_fail(connection: Connection) -> None:
+        connection.execute(things.insert(), [{"id": 2, "data": {}, "at": at}])
+        raise ValueError("changed my mind")
 
-        with pytest.raises(ValueError, match="changed my mind"):
-            await transactions.write(insert_then_fail)
-        assert await transactions.read(_count) == 1  # the failed work left nothing behind
+    with pytest.raises(ValueError, match="changed my mind"):
+        await transactions.write(insert_then_fail)
+    assert await transactions.read(_count) == 1  # the failed work left nothing behind
 
-        # What the thread wrote, the async engine reads, with the same types.
-        async with engine.connect() as connection:
-            row = (await connection.execute(sa.select(things))).one()
-        assert row.data == {"k": [1]}
-        assert row.at.replace(tzinfo=UTC) == at
-    finally:
-        await transactions.close()
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.drop_all)
-        await engine.dispose()
+    # What the thread wrote, the async engine reads, with the same types.
+    async with transactions.engine.connect() as connection:
+        row = (await connection.execute(sa.select(things))).one()
+    assert row.data == {"k": [1]}
+    assert row.at.replace(tzinfo=UTC) == at
 
 
-async def test_writes_from_many_tasks_all_land(database_url: str) -> None:
-    engine = create_engine(database_url)
-    transactions = Transactions(engine)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-        at = datetime.now(UTC)
+async def test_writes_from_many_tasks_all_land(transactions: Transactions) -> None:
+    at = datetime.now(UTC)
 
-        def insert(i: int) -> Callable[[Connection], object]:
-            return lambda connection: connection.execute(
-                things.insert(), [{"id": i, "data": [i], "at": at}]
-            )
+    def insert(i: int) -> Callable[[Connection], object]:
+        return lambda connection: connection.execute(
+            things.insert(), [{"id": i, "data": [i], "at": at}]
+        )
 
-        await asyncio.gather(*(transactions.write(insert(i)) for i in range(50)))
-        assert await transactions.read(_count) == 50
-    finally:
-        await transactions.close()
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.drop_all)
-        await engine.dispose()
+    await asyncio.gather(*(transactions.write(insert(i)) for i in range(50)))
+    assert await transactions.read(_count) == 50
 
 
 async def test_closed_transactions_say_so(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from automations_ingest.settings import RetentionSettings
 from automations_ingest.store import EventStore, event_row, resource_rows
 from automations_ingest.tables import event_resource_table, event_table
 from tests.integration.ingest.conftest import make_event
+from tests.support.databases import migrated
 from tests.support.waiting import eventually
 
 
@@ -81,10 +82,8 @@ def _record(name: str, age: timedelta, now: datetime, index: int) -> EventRecord
 async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(
     database_url: str,
 ) -> None:
-    engine = create_engine(database_url)
-    transactions = Transactions(engine)
-    try:
-        await migrate(engine, MIGRATIONS, VERSION_TABLE)
+    async with migrated(database_url, MIGRATIONS, VERSION_TABLE) as transactions:
+        engine = transactions.engine
         store = EventStore(transactions)
         now = datetime.now(UTC)
         records = [
@@ -122,9 +121,6 @@ async def test_writes_are_idempotent_and_retention_trims_by_age_and_prefix(
         assert await counts() == (3, 6)
         remaining = {r.id for r in records if await store.get(r.id) is not None}
         assert remaining == {records[2].id, records[4].id, records[5].id}
-    finally:
-        await transactions.close()
-        await engine.dispose()
 
 
 async def test_an_event_the_database_refuses_does_not_block_the_others(

@@ -5,18 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from automations_common.broker import OutgoingMessage
-from automations_common.database import Transactions, create_engine, migrate
+from automations_common.database import migrate
 from automations_triggers.app import MIGRATIONS, VERSION_TABLE
 from automations_triggers.state import StateChanges, StateRow
 from automations_triggers.state_store import EngineStateStore
+from tests.support.databases import migrated
 
 
 async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_path: Path) -> None:
-    engine = create_engine(database_url)
-    transactions = Transactions(engine)
-    try:
-        await migrate(engine, MIGRATIONS, VERSION_TABLE)
-        await migrate(engine, MIGRATIONS, VERSION_TABLE)  # idempotent
+    async with migrated(database_url, MIGRATIONS, VERSION_TABLE) as transactions:
+        await migrate(transactions.engine, MIGRATIONS, VERSION_TABLE)  # idempotent
         store = EngineStateStore(transactions, "default", "triggers")
         assert await store.load_rows() == []
         assert await store.position() == 0
@@ -46,6 +44,3 @@ async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_
         assert await store.load_outbox() == []
         other = EngineStateStore(transactions, "elsewhere", "triggers")
         assert await other.load_rows() == []  # workspaces are apart
-    finally:
-        await transactions.close()
-        await engine.dispose()

@@ -8,12 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
 from automations_actions.runs import ActionRun, Attempt, RunQuery, RunState
 from automations_actions.tables import action_run, as_utc
-from automations_common.database import Transactions
+from automations_common.database import Transactions, upsert_insert
 
 # What a later save of the same run may change.
 _CHANGING = ("state", "attempts", "reason", "result", "rendered_request", "updated", "finished")
@@ -31,7 +30,7 @@ class SqlLedger:
         self._transactions = transactions
         self._engine = transactions.engine
         dialect = self._engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(dialect)
         # Built once: constructing a statement costs more than running it.
         self._select_ids = select(action_run).where(
             action_run.c.id.in_(bindparam("ids", expanding=True))
@@ -53,7 +52,7 @@ class SqlLedger:
             return {}
         rows = {run.id: _to_row(run) for run in runs}
 
-        def claim(connection: Connection) -> list[RowMapping]:
+        def insert_new(connection: Connection) -> list[RowMapping]:
             held = list(connection.execute(self._select_ids, {"ids": list(rows)}).mappings())
             known = {row["id"] for row in held}
             fresh = [row for run_id, row in rows.items() if run_id not in known]
@@ -62,7 +61,7 @@ class SqlLedger:
             return held
 
         async with self._writing:
-            held = await self._transactions.write(claim)
+            held = await self._transactions.write(insert_new)
         return {row["id"]: _from_row(row) for row in held}
 
     async def save(self, runs: Sequence[ActionRun]) -> None:

@@ -14,6 +14,7 @@ import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -147,6 +148,11 @@ class Transactions:
 
 def _is_sqlite_file(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+def upsert_insert(dialect: str) -> Callable[[Any], Any]:
+    """The `insert` construct with ON CONFLICT clauses for `dialect` (SQLite or PostgreSQL)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

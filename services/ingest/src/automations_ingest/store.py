@@ -8,20 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, delete, not_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from automations_common.database import Transactions, json_text
+from automations_common.database import Transactions, json_text, upsert_insert
 from automations_ingest.events import RESOURCE_ID, RESOURCE_ROLE, EventRecord
 from automations_ingest.globbing import LIKE_ESCAPE, prefix_to_like
 from automations_ingest.tables import event_resource_table, event_table
 
 log = logging.getLogger(__name__)
-
-
-def _insert(dialect: str, table: Any) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 # The event store's columns in table order, for the SQLite fast path below.
@@ -163,10 +156,9 @@ class EventStore:
         self._engine = transactions.engine
         dialect = self._engine.dialect.name
         self._sqlite = dialect == "sqlite"
-        self._insert_events = _insert(dialect, event_table).on_conflict_do_nothing(
-            index_elements=["id"]
-        )
-        self._insert_resources = _insert(dialect, event_resource_table).on_conflict_do_nothing(
+        insert = upsert_insert(dialect)
+        self._insert_events = insert(event_table).on_conflict_do_nothing(index_elements=["id"])
+        self._insert_resources = insert(event_resource_table).on_conflict_do_nothing(
             index_elements=["event_id", "position"]
         )
 

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
 from automations_common.broker import OutgoingMessage
-from automations_common.database import Transactions
+from automations_common.database import Transactions, upsert_insert
 from automations_triggers.state import StateChanges, StateRow
 from automations_triggers.tables import consumer_position, outbox, trigger_state
 
@@ -133,8 +132,7 @@ class _Statements:
     cost more than running it."""
 
     def __init__(self, dialect: str, workspace: str, consumer: str) -> None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        upsert = insert(trigger_state)
+        upsert = upsert_insert(dialect)(trigger_state)
         self.upsert_state = upsert.on_conflict_do_update(
             index_elements=["workspace", "kind", "key"],
             set_={"automation_id": upsert.excluded.automation_id, "data": upsert.excluded.data},
