@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import platform
 import sys
+import time
 from pathlib import Path
 
 
@@ -22,6 +25,30 @@ def available() -> list[str]:
     )
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), to tell apart figures taken on different hosts."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def calibration_seconds() -> float:
+    """Seconds for one fixed pure-Python loop, best of 3: a yardstick for the host's speed
+    (the same code can run twice as fast on one VM as on another)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main() -> int:
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -30,6 +57,11 @@ def main() -> int:
     unknown = sorted(set(args.names) - set(names))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(names)}")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} CPUs; "
+        f"calibration loop {calibration_seconds():.2f} s (lower is faster)",
+        flush=True,
+    )
     failures = 0
     for name in args.names or names:
         print(f"\n=== {name} ===", flush=True)

@@ -7,17 +7,19 @@ import asyncio
 import nats
 import pytest
 from nats.aio.msg import Msg
-from nats.js.api import StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from sqlalchemy import text
 
 from automations_common.broker import (
     JetStreamPublisher,
     OutgoingMessage,
+    acknowledge,
     ensure_streams,
     subscribe_inline,
 )
 from automations_common.database import create_engine
 from automations_common.errors import Unavailable
+from automations_common.puller import BatchPuller
 from automations_common.streams import Streams
 from tests.support.waiting import eventually
 
@@ -173,5 +175,40 @@ async def test_a_payload_over_the_limit_or_an_id_with_a_line_break_fails_before_
         receipt = await publisher.publish([OutgoingMessage(subject, b"b", "small-2")])
         assert (receipt.last_sequence, receipt.duplicates) == (1, 0)
         assert client.is_connected
+    finally:
+        await client.close()
+
+
+async def test_acknowledging_a_batch_at_once_acks_every_message(
+    nats_url: str, namespace: str
+) -> None:
+    streams = Streams(namespace)
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        await ensure_streams(js, streams.stream_configs())
+        subject = streams.events_subject()
+        await JetStreamPublisher(client).publish(
+            [OutgoingMessage(subject, b"x", f"id-{i}") for i in range(50)]
+        )
+        await js.add_consumer(
+            streams.events_stream,
+            ConsumerConfig(durable_name="acks", ack_policy=AckPolicy.EXPLICIT, ack_wait=30),
+        )
+        puller = BatchPuller(client, streams.events_stream, "acks")
+        await puller.start()
+        messages = await puller.fetch(50, 1.0)
+        assert len(messages) == 50
+        await acknowledge(messages[:30])
+        await acknowledge([])
+
+        async def acked() -> bool:
+            info = await js.consumer_info(streams.events_stream, "acks")
+            return info.num_ack_pending == 20 and info.ack_floor.stream_seq == 30
+
+        await eventually(acked, what="the first 30 acknowledged, the other 20 pending")
+        with pytest.raises(nats.errors.MsgAlreadyAckdError):
+            await acknowledge(messages[29:])
+        await puller.close()
     finally:
         await client.close()

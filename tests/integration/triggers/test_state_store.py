@@ -1,4 +1,4 @@
-"""Engine state, outbox and position commit together and read back (SQLite and PostgreSQL)."""
+"""Engine state and outbox commit together and read back (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,27 +12,23 @@ from automations_triggers.state_store import EngineStateStore
 from tests.support.databases import migrated
 
 
-async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_path: Path) -> None:
+async def test_state_rows_and_outbox_round_trip(database_url: str, tmp_path: Path) -> None:
     async with migrated(database_url, MIGRATIONS, VERSION_TABLE) as transactions:
         await migrate(transactions.engine, MIGRATIONS, VERSION_TABLE)  # idempotent
-        store = EngineStateStore(transactions, "default", "triggers")
+        store = EngineStateStore(transactions, "default")
         assert await store.load_rows() == []
-        assert await store.position() == 0
 
         rows = [StateRow("bucket", f'["a","t",["{i}"]]', "a", {"count": i}) for i in range(450)]
         messages = [OutgoingMessage("s", bytes([i]), f"m{i}") for i in range(3)]
-        await store.commit(StateChanges(upserts=rows), messages, position=7)
+        await store.commit(StateChanges(upserts=rows), messages)
         assert len(await store.load_rows()) == 450
-        assert await store.position() == 7
         assert [m.msg_id for m in await store.load_outbox()] == ["m0", "m1", "m2"]
 
         changed = StateRow("bucket", rows[0].key, "a", {"count": 99})
         await store.commit(
-            StateChanges(upserts=[changed], deletes=[(r.kind, r.key) for r in rows[1:]]),
-            position=5,  # never moves backwards
+            StateChanges(upserts=[changed], deletes=[(r.kind, r.key) for r in rows[1:]])
         )
         assert await store.load_rows() == [changed]
-        assert await store.position() == 7
 
         await store.clear_outbox(["m0", "m2"])
         assert [m.data for m in await store.load_outbox()] == [bytes([1])]
@@ -42,5 +38,5 @@ async def test_state_rows_outbox_and_position_round_trip(database_url: str, tmp_
         assert [m.msg_id for m in await store.load_outbox()] == ["m3"]
         await store.commit(StateChanges(), published=["m3"])  # nothing else to write
         assert await store.load_outbox() == []
-        other = EngineStateStore(transactions, "elsewhere", "triggers")
+        other = EngineStateStore(transactions, "elsewhere")
         assert await other.load_rows() == []  # workspaces are apart

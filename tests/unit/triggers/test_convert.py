@@ -226,27 +226,3 @@ def test_to_timestamp_matches_protobuf() -> None:
         expected = timestamp_pb2.Timestamp()
         expected.FromDatetime(moment)
         assert to_timestamp(moment) == expected
-
-
-def test_dict_to_struct_builds_what_struct_update_builds() -> None:
-    from collections import OrderedDict
-
-    from google.protobuf import struct_pb2
-
-    from automations_triggers.convert import dict_to_struct
-
-    value = {
-        "s": "text",
-        "i": 3,
-        "f": 2.5,
-        "t": True,
-        "n": None,
-        "nested": {"labels": {"a": "b"}, "empty": {}, "none": [], "in_list": [{}, [], {"a": {}}]},
-        "list": [1, "x", None, False, {"k": [1, {"deep": "er"}]}, [2, 3]],
-        "tuple": (1, 2),
-        "ordered": OrderedDict(a=1),
-        "related": [{"prefect.resource.id": "r", "prefect.resource.role": "tag"}],
-    }
-    expected = struct_pb2.Struct()
-    expected.update(value)
-    assert dict_to_struct(value) == expected

@@ -15,6 +15,7 @@ from automations.v1 import stream_pb2
 from automations_actions.convert import AutomationJsons, invocation_from_proto
 from automations_actions.dispatch import Delivery, Dispatcher
 from automations_actions.settings import ConsumerSettings
+from automations_common.broker import acknowledge
 from automations_common.puller import BatchPuller
 from automations_common.streams import Streams
 
@@ -113,10 +114,10 @@ class ActionsConsumer:
                 for message in messages:
                     await message.nak(delay=BATCH_FAILURE_DELAY_SECONDS)
                 return
-            for message, verdict in zip(messages, verdicts, strict=True):
-                if verdict.kind == "ack":
-                    await message.ack()
-                elif verdict.kind == "nak":
+            pairs = list(zip(messages, verdicts, strict=True))
+            await acknowledge([message for message, verdict in pairs if verdict.kind == "ack"])
+            for message, verdict in pairs:
+                if verdict.kind == "nak":
                     await message.nak(delay=verdict.delay)
         finally:
             self._batches.release()

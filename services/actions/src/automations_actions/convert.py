@@ -26,6 +26,7 @@ from automations.v1 import (
 from automations_actions.blocks import Block
 from automations_actions.kinds.base import ActionInvocation
 from automations_actions.runs import ActionRun, RunState
+from automations_common.structs import dict_to_struct
 from automations_common.timestamps import set_timestamp, to_datetime
 
 _POSTURES = {
@@ -90,15 +91,13 @@ def _value(value: struct_pb2.Value) -> Any:
 
 
 def _to_struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    if value:
-        try:
-            struct.update(value)
-        except (ValueError, TypeError):
-            # Datetimes and other odd values: through JSON, which makes them plain ones.
-            struct.Clear()
-            struct.update(json.loads(json.dumps(value, default=str)))
-    return struct
+    if not value:
+        return struct_pb2.Struct()
+    try:
+        return dict_to_struct(value)
+    except (ValueError, TypeError):
+        # Datetimes and other odd values: through JSON, which makes them plain ones.
+        return dict_to_struct(json.loads(json.dumps(value, default=str)))
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime | None) -> None:

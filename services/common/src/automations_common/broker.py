@@ -179,10 +179,6 @@ class JetStreamPublisher:
         frame, is refused.
         """
         nc = self._nc
-        if nc.is_closed:
-            raise nats.errors.ConnectionClosedError
-        if nc.is_draining_pubs:
-            raise nats.errors.ConnectionDrainingError
         limit = nc.max_payload
         frames = []
         for m in messages:
@@ -198,11 +194,7 @@ class JetStreamPublisher:
                 + m.data
                 + b"\r\n"
             )
-        # The same two steps `publish` ends with: queue the bytes, wake the flusher (nats-py
-        # 2.16's private methods; tests/integration/test_infrastructure.py pins the result).
-        await nc._send_command(b"".join(frames))
-        if nc._flush_queue is not None and nc._flush_queue.empty():
-            await nc._flush_pending()
+        await _write_frames(nc, frames)
 
     async def _subscribe_once(self) -> None:
         async with self._subscribing:
@@ -241,3 +233,36 @@ def _ack_problem(msg: Msg) -> str | None:
         error = json.loads(msg.data).get("error", {})
         return str(error.get("description") or error)
     return None
+
+
+async def acknowledge(messages: Sequence[Msg]) -> None:
+    """Ack JetStream messages in one write: what `Msg.ack` sends (an empty message to
+    the reply subject), without a `publish` call per message, since the consumers ack
+    every event they take."""
+    by_client: dict[int, tuple[NATS, list[bytes]]] = {}
+    for message in messages:
+        if not message.reply:
+            raise nats.errors.NotJSMessageError
+        if message._ackd:
+            raise nats.errors.MsgAlreadyAckdError(message)
+        client = message._client
+        by_client.setdefault(id(client), (client, []))[1].append(
+            f"PUB {message.reply} 0\r\n\r\n".encode()
+        )
+    for client, frames in by_client.values():
+        await _write_frames(client, frames)
+    for message in messages:
+        message._ackd = True
+
+
+async def _write_frames(nc: NATS, frames: list[bytes]) -> None:
+    """Queue protocol frames in one piece and wake the flusher, the two steps nats-py's
+    `publish` ends with (nats-py 2.16's private methods, pinned in constraints.txt;
+    tests/integration/test_infrastructure.py checks the result)."""
+    if nc.is_closed:
+        raise nats.errors.ConnectionClosedError
+    if nc.is_draining_pubs:
+        raise nats.errors.ConnectionDrainingError
+    await nc._send_command(b"".join(frames))
+    if nc._flush_queue is not None and nc._flush_queue.empty():
+        await nc._flush_pending()

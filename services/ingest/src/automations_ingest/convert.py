@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct, Value
 
 from automations.v1 import event_filter_pb2, event_pb2
 from automations_common.errors import InvalidArgument
+from automations_common.structs import struct_to_dict
 from automations_common.timestamps import to_datetime, to_timestamp
 from automations_ingest.events import EventRecord
 from automations_ingest.filters import (
@@ -49,30 +48,6 @@ def record_from_proto(message: event_pb2.Event, workspace: str) -> EventRecord:
         received=to_datetime(message.received_time) if message.HasField("received_time") else None,
         workspace=workspace,
     )
-
-
-def struct_to_dict(struct: Struct) -> dict[str, Any]:
-    """The JSON object of a Struct, as `json_format.MessageToDict` gives it (numbers are
-    floats; ValueError for infinity or NaN), several times faster."""
-    return {key: _value(value) for key, value in struct.fields.items()}
-
-
-def _value(value: Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "number_value":
-        number = value.number_value
-        if not math.isfinite(number):
-            raise ValueError(f"a payload number is {number}, which JSON cannot carry")
-        return number
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "struct_value":
-        return struct_to_dict(value.struct_value)
-    if kind == "list_value":
-        return [_value(item) for item in value.list_value.values]
-    return None
 
 
 def record_to_proto(record: EventRecord) -> event_pb2.Event:

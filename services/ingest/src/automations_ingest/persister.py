@@ -14,6 +14,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from automations.v1 import event_pb2
+from automations_common.broker import acknowledge
 from automations_common.puller import BatchPuller
 from automations_common.streams import Streams
 from automations_ingest.convert import record_from_proto
@@ -123,8 +124,7 @@ class Persister:
             log.warning("a batch of %d events was refused (%r); storing one by one", len(good), exc)
             await self._write_one_by_one(records, good)
             return
-        for message in good:
-            await message.ack()
+        await acknowledge(good)
 
     async def _write_one_by_one(self, records: list[EventRecord], messages: list[Msg]) -> None:
         for record, message in zip(records, messages, strict=True):

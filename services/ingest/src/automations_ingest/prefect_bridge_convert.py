@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from automations_common.ids import canonical_uuid
 from automations_ingest.events import RESOURCE_ID, RESOURCE_ROLE, EventRecord, utc
-from automations_ingest.validation import canonical_uuid
 
 
 class UnusableEventError(ValueError):

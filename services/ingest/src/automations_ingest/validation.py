@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from automations_common.ids import canonical_uuid
 from automations_ingest.settings import EventLimits
 
 RESOURCE_ID = "prefect.resource.id"
 RESOURCE_ROLE = "prefect.resource.role"
-# Nearly every id arrives in canonical form: recognising it is much cheaper than uuid.UUID.
-_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 # Candidates and verdicts are built once per incoming event, the ingest hot path: they are
@@ -45,16 +42,6 @@ class Verdict:
 
     canonical_id: str
     problem: Problem | None
-
-
-def canonical_uuid(value: str) -> str | None:
-    """The lower-case hyphenated form of a UUID, None if `value` is not one."""
-    if isinstance(value, str) and _CANONICAL.fullmatch(value):
-        return value
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 def check_event(candidate: Candidate, limits: EventLimits) -> Verdict:

@@ -13,10 +13,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from automations_common.errors import ViolationCollector
+from automations_common.ids import canonical_uuid
 from automations_common.templating import TemplateProblem, render_template, validate_template
 from automations_ingest.events import RESOURCE_ID, RESOURCE_ROLE, EventRecord, utc
 from automations_ingest.settings import EventLimits
-from automations_ingest.validation import Candidate, canonical_uuid, check_event
+from automations_ingest.validation import Candidate, check_event
 
 NONE = "none"
 SHARED_SECRET = "shared-secret"

@@ -64,11 +64,7 @@ class TriggersApp:
         )
         self._shard = Shard(settings.shard_index, settings.shard_count)
         self._runner = EngineRunner(
-            EngineStateStore(
-                self._transactions,
-                self._shard.state_scope(settings.workspace),
-                self._shard.consumer_name,
-            ),
+            EngineStateStore(self._transactions, self._shard.state_scope(settings.workspace)),
             LoadedAutomations(self._shard.owns),
             self._publish,
             self._streams,

@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from automations.v1 import event_pb2 as epb
-from automations_common.broker import JetStreamPublisher, OutgoingMessage
+from automations_common.broker import JetStreamPublisher, OutgoingMessage, acknowledge
 from automations_common.errors import Unavailable
 from automations_common.puller import BatchPuller
 from automations_triggers.sharding import CONSUMER_NAME
@@ -26,15 +26,6 @@ log = logging.getLogger(__name__)
 _V1_ACK_TOKENS = 9
 # How long a failed batch waits before JetStream offers it again.
 RETRY_DELAY_SECONDS = 1.0
-
-
-def stream_sequence(msg: Msg) -> int:
-    """The message's EVENTS sequence, read from its ack subject (msg.metadata parses the
-    whole subject into dataclasses and a datetime, per message)."""
-    tokens = (msg.reply or "").split(".")
-    if len(tokens) == _V1_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
-        return int(tokens[5])
-    return msg.metadata.sequence.stream
 
 
 def pending_after(msg: Msg) -> int:
@@ -49,10 +40,10 @@ def pending_after(msg: Msg) -> int:
 
 
 class BatchHandler(Protocol):
-    """Evaluates (stream sequence, event) pairs; says what to publish, and hears it was."""
+    """Evaluates batches of events; says what to publish, and hears it was."""
 
     async def handle(
-        self, batch: Sequence[tuple[int, epb.Event]], caught_up: bool = False
+        self, batch: Sequence[epb.Event], caught_up: bool = False
     ) -> list[OutgoingMessage]: ...
 
     async def published(self, messages: Sequence[OutgoingMessage]) -> None: ...
@@ -153,11 +144,11 @@ class EventConsumer:
             return []
 
     async def _process(self, msgs: Sequence[Msg]) -> None:
-        batch: list[tuple[int, epb.Event]] = []
+        batch: list[epb.Event] = []
         good: list[Msg] = []
         for msg in msgs:
             try:
-                batch.append((stream_sequence(msg), epb.Event.FromString(msg.data)))
+                batch.append(epb.Event.FromString(msg.data))
                 good.append(msg)
             except DecodeError:
                 log.error("dropping an undecodable message on %s", self._subject)
@@ -180,8 +171,7 @@ class EventConsumer:
             log.exception("evaluating a batch of %d events failed; it will be retried", len(batch))
             await self._nak(good)
             return
-        for msg in good:
-            await msg.ack()
+        await acknowledge(good)
 
     async def _nak(self, msgs: Sequence[Msg], delay: float | None = RETRY_DELAY_SECONDS) -> None:
         for msg in msgs:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import duration_pb2, json_format, struct_pb2
+from google.protobuf import duration_pb2
 
 from automations.v1 import automation_pb2 as apb
 from automations.v1 import event_pb2 as epb
+from automations_common.structs import dict_to_struct, struct_to_dict
 from automations_common.timestamps import to_datetime, to_timestamp
 from automations_triggers.documents import AutomationDocument, JsonDict
 
@@ -64,55 +65,6 @@ def to_duration(value: float) -> duration_pb2.Duration:
     duration = duration_pb2.Duration()
     duration.FromNanoseconds(round(value * 1e9))
     return duration
-
-
-def struct_to_dict(value: struct_pb2.Struct) -> JsonDict:
-    return json_format.MessageToDict(value)
-
-
-def dict_to_struct(value: JsonDict) -> struct_pb2.Struct:
-    """What `Struct.update` builds, about twice as fast (one per firing: the state-change
-    event's payload): exact JSON types are set directly, anything else goes through
-    `update` as before."""
-    struct = struct_pb2.Struct()
-    _fill_struct(struct, value)
-    return struct
-
-
-def _fill_struct(struct: struct_pb2.Struct, value: JsonDict) -> None:
-    fields = struct.fields
-    for key, item in value.items():
-        kind = type(item)
-        if kind is str:
-            fields[key].string_value = item
-        elif kind is dict:
-            target = fields[key].struct_value
-            if not item:
-                target.SetInParent()  # an empty object is still an object, not null
-            _fill_struct(target, item)
-        elif item is None:
-            fields[key].null_value = struct_pb2.NULL_VALUE
-        elif kind is bool:
-            fields[key].bool_value = item
-        elif kind is int or kind is float:
-            fields[key].number_value = item
-        elif kind is list or kind is tuple:
-            values = fields[key].list_value
-            if not item:
-                values.SetInParent()
-            _fill_list(values, item)
-        else:
-            struct.update({key: item})
-
-
-def _fill_list(values: struct_pb2.ListValue, items: list[Any] | tuple[Any, ...]) -> None:
-    for item in items:
-        if type(item) is dict:
-            target = values.values.add().struct_value
-            target.SetInParent()
-            _fill_struct(target, item)
-        else:
-            values.append(item)
 
 
 # --- resource specifications -------------------------------------------------------------

@@ -9,9 +9,9 @@ from google.protobuf import struct_pb2
 
 from automations.v1 import event_pb2 as epb
 from automations.v1 import stream_pb2 as spb
+from automations_common.structs import dict_to_struct, struct_to_dict
 from automations_common.timestamps import to_datetime, to_timestamp
 from automations_triggers import model
-from automations_triggers.convert import dict_to_struct, struct_to_dict
 from automations_triggers.documents import JsonDict
 
 

@@ -23,12 +23,13 @@ nothing in it blocks or awaits):
   automation's state; an update that leaves the trigger equal keeps it.
 - Events: `process(events, now)` with a batch in stream order and the wall clock (stamped
   on firings as `triggered`). Commit `result.changes` (upsert each row by (kind, key), then
-  delete each (kind, key)) in the same transaction as the consumer position and the outbox
-  built from `result.firings`; then publish, then ack. Never call it twice for one event:
-  skip redeliveries at or below the committed position.
+  delete each (kind, key)) in the same transaction as the outbox built from
+  `result.firings`; then publish, then ack. A redelivered event whose evaluation was
+  committed is dropped as a duplicate: its "seen" row came back with the state
+  (`persist_seen`, the default).
 - Deadlines: sleep until `next_deadline()` (None: nothing scheduled; a time in the past:
   call at once), but at most ~5 s (closed reactive buckets are swept there), then call
-  `due(now)` and commit/publish its Result the same way (there is no consumer position).
+  `due(now)` and commit/publish its Result the same way.
   Proactive ends are shifted by the events-clock lag: `next_deadline` = end - offset.
   The automations' own events (`prefect.automation.*`) are evaluated but never move the
   events clock: their lag is ours, not the producers'.

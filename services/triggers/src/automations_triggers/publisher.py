@@ -13,8 +13,8 @@ from automations.v1 import stream_pb2 as spb
 from automations_common.broker import OutgoingMessage
 from automations_common.ids import derived_id
 from automations_common.streams import Streams
+from automations_common.structs import dict_to_struct
 from automations_common.timestamps import to_timestamp
-from automations_triggers.convert import dict_to_struct
 from automations_triggers.convert_events import event_from_model, event_to_dict, firing_to_proto
 from automations_triggers.documents import AutomationDocument, JsonDict
 from automations_triggers.model import Firing, TriggerState

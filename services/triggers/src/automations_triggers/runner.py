@@ -1,9 +1,9 @@
 """Drives the trigger engine: event batches, deadlines and automation changes.
 
 Every engine call happens under one lock (the engine is single-threaded by contract) and
-its state changes are committed together with the messages they produce (the outbox) and
-the stream position reached. Only then are the messages published; they leave the outbox
-once JetStream has stored them. A crash anywhere replays into the same message ids.
+its state changes are committed together with the messages they produce (the outbox).
+Only then are the messages published; they leave the outbox once JetStream has stored
+them. A crash anywhere replays into the same message ids.
 """
 
 from __future__ import annotations
@@ -107,21 +107,18 @@ class EngineRunner:
     # -- events ------------------------------------------------------------------------------
 
     async def handle(
-        self, batch: Sequence[tuple[int, epb.Event]], caught_up: bool = False
+        self, batch: Sequence[epb.Event], caught_up: bool = False
     ) -> list[OutgoingMessage]:
-        """Evaluate a batch (stream sequence, event) and commit; the messages to publish
+        """Evaluate a batch of events (in stream order) and commit; the messages to publish
         (then call `published`, or `unpublished` if that failed). `caught_up`: nothing was
         left on the stream after this batch, so the events clock is the wall clock."""
         async with self._lock:
             if batch:
-                protos = {event.id: event for _, event in batch}
-                result = self._engine.process(
-                    [event_to_model(event) for _, event in batch], self._clock()
-                )
+                protos = {event.id: event for event in batch}
+                result = self._engine.process([event_to_model(e) for e in batch], self._clock())
                 if caught_up:
                     self._engine.caught_up()
-                position = max(sequence for sequence, _ in batch)
-                await self._commit(result.changes, self._messages(result, protos), position)
+                await self._commit(result.changes, self._messages(result, protos))
             pending = self._take_pending()
         self._wake.set()  # new buckets may end before the deadline loop's current sleep
         return pending
@@ -263,15 +260,10 @@ class EngineRunner:
             )
         return messages
 
-    async def _commit(
-        self,
-        changes: StateChanges,
-        messages: list[OutgoingMessage],
-        position: int | None = None,
-    ) -> None:
+    async def _commit(self, changes: StateChanges, messages: list[OutgoingMessage]) -> None:
         stored = self._stored
         try:
-            await self._state.commit(changes, messages, position, stored)
+            await self._state.commit(changes, messages, stored)
         except Exception:
             # Memory is ahead of the database now: rebuild it from what was committed, so
             # the redelivered events are evaluated again from that state.

@@ -1,4 +1,4 @@
-"""The engine's state rows, the outbox and the consumer position, committed together."""
+"""The engine's state rows and the outbox, committed together."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from automations_common.broker import OutgoingMessage
 from automations_common.database import Transactions, upsert_insert
 from automations_triggers.state import StateChanges, StateRow
-from automations_triggers.tables import consumer_position, outbox, trigger_state
+from automations_triggers.tables import outbox, trigger_state
 
 # Rows per IN (...) clause, well under every backend's parameter limit.
 _CHUNK = 400
@@ -22,12 +22,11 @@ class EngineStateStore:
     Core statements run as one piece of work (`Transactions`), not ORM sessions: a commit
     per batch of events is this service's most frequent database call."""
 
-    def __init__(self, transactions: Transactions, workspace: str, consumer: str) -> None:
+    def __init__(self, transactions: Transactions, workspace: str) -> None:
         self._transactions = transactions
         self._engine = transactions.engine
         self._workspace = workspace
-        self._consumer = consumer
-        self._statements = _Statements(self._engine.dialect.name, workspace, consumer)
+        self._statements = _Statements(self._engine.dialect.name, workspace)
 
     async def load_rows(self) -> list[StateRow]:
         query = sa.select(trigger_state).where(trigger_state.c.workspace == self._workspace)
@@ -41,29 +40,19 @@ class EngineStateStore:
             rows = (await session.execute(query)).all()
         return [OutgoingMessage(r.subject, bytes(r.data), r.msg_id) for r in rows]
 
-    async def position(self) -> int:
-        query = sa.select(consumer_position.c.stream_sequence).where(
-            consumer_position.c.workspace == self._workspace,
-            consumer_position.c.consumer == self._consumer,
-        )
-        async with self._engine.connect() as session:
-            value = (await session.execute(query)).scalar_one_or_none()
-        return int(value or 0)
-
     async def commit(
         self,
         changes: StateChanges,
         messages: Sequence[OutgoingMessage] = (),
-        position: int | None = None,
         published: Sequence[str] = (),
     ) -> None:
-        """State changes, the messages to publish and the position reached: all or nothing.
-        `published`: ids of earlier messages JetStream has stored, to leave the outbox in
-        the same transaction (saves one transaction per published batch)."""
-        if not changes and not messages and position is None and not published:
+        """State changes and the messages to publish: all or nothing. `published`: ids of
+        earlier messages JetStream has stored, to leave the outbox in the same transaction
+        (saves one transaction per published batch)."""
+        if not changes and not messages and not published:
             return
         await self._transactions.write(
-            lambda connection: self._commit(connection, changes, messages, position, published)
+            lambda connection: self._commit(connection, changes, messages, published)
         )
 
     def _commit(
@@ -71,7 +60,6 @@ class EngineStateStore:
         connection: Connection,
         changes: StateChanges,
         messages: Sequence[OutgoingMessage],
-        position: int | None,
         published: Sequence[str],
     ) -> None:
         statements = self._statements
@@ -106,15 +94,6 @@ class EngineStateStore:
                     for m in messages
                 ],
             )
-        if position is not None:
-            self._save_position(connection, position)
-
-    def _save_position(self, connection: Connection, position: int) -> None:
-        statements = self._statements
-        if connection.execute(statements.advance_position, {"position": position}).rowcount:
-            return
-        if connection.execute(statements.read_position).first() is None:
-            connection.execute(statements.insert_position, {"position": position})
 
     async def clear_outbox(self, msg_ids: Sequence[str]) -> None:
         """Forget messages JetStream has stored."""
@@ -131,7 +110,7 @@ class _Statements:
     """The commit's statements, built once: building and hashing a statement per batch
     cost more than running it."""
 
-    def __init__(self, dialect: str, workspace: str, consumer: str) -> None:
+    def __init__(self, dialect: str, workspace: str) -> None:
         upsert = upsert_insert(dialect)(trigger_state)
         self.upsert_state = upsert.on_conflict_do_update(
             index_elements=["workspace", "kind", "key"],
@@ -147,17 +126,4 @@ class _Statements:
         self.delete_outbox = outbox.delete().where(
             outbox.c.workspace == workspace,
             outbox.c.msg_id.in_(sa.bindparam("ids", expanding=True)),
-        )
-        where = (
-            consumer_position.c.workspace == workspace,
-            consumer_position.c.consumer == consumer,
-        )
-        self.advance_position = (
-            consumer_position.update()
-            .where(*where, consumer_position.c.stream_sequence < sa.bindparam("position"))
-            .values(stream_sequence=sa.bindparam("position"))
-        )
-        self.read_position = sa.select(sa.literal(1)).where(*where)
-        self.insert_position = consumer_position.insert().values(
-            workspace=workspace, consumer=consumer, stream_sequence=sa.bindparam("position")
         )

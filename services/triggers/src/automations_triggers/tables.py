@@ -89,12 +89,3 @@ outbox = sa.Table(
     sa.Column("data", sa.LargeBinary(), nullable=False),
     sa.Index(None, "workspace", "msg_id"),
 )
-
-# The highest EVENTS stream sequence whose evaluation is committed, per consumer.
-consumer_position = sa.Table(
-    "trigger_consumer_position",
-    metadata,
-    sa.Column("workspace", sa.String(200), primary_key=True),
-    sa.Column("consumer", sa.String(200), primary_key=True),
-    sa.Column("stream_sequence", sa.BigInteger(), nullable=False),
-)
