@@ -30,14 +30,14 @@ class EngineStateStore:
 
     async def load_rows(self) -> list[StateRow]:
         query = sa.select(trigger_state).where(trigger_state.c.workspace == self._workspace)
-        async with self._engine.connect() as session:
-            rows = (await session.execute(query)).all()
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
         return [StateRow(r.kind, r.key, r.automation_id, r.data) for r in rows]
 
     async def load_outbox(self) -> list[OutgoingMessage]:
         query = sa.select(outbox).where(outbox.c.workspace == self._workspace).order_by(outbox.c.id)
-        async with self._engine.connect() as session:
-            rows = (await session.execute(query)).all()
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
         return [OutgoingMessage(r.subject, bytes(r.data), r.msg_id) for r in rows]
 
     async def commit(
