@@ -53,6 +53,7 @@ from automations import (
 from automations.v1 import automation_pb2, event_pb2, stream_pb2
 from automations_common.broker import JetStreamPublisher, OutgoingMessage
 from automations_common.devstack import (
+    PROCESSES,
     NatsServer,
     Stack,
     free_port,
@@ -441,8 +442,8 @@ async def bench_latency(
         },
     )
     try:
-        for service in ("ingest", "triggers", "actions"):
-            await asyncio.to_thread(stack.start, service)
+        for process in PROCESSES:
+            await asyncio.to_thread(stack.start, process)
         async with AutomationsClient(
             api_url=stack.address("triggers"),
             events_url=stack.address("ingest"),

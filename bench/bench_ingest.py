@@ -17,8 +17,10 @@ and JetStream's acknowledgements.
 
 Environment: BENCH_INGEST_EVENTS (default 60000 per run), BENCH_INGEST_RUNS (default 3),
 BENCH_INGEST_INFLIGHT (default 4), BENCH_INGEST_STORE (default 1000000),
-BENCH_INGEST_PERSISTER (default true: the service also stores every event, as deployed;
-every run then starts once the store has caught up, and that wait is printed),
+BENCH_INGEST_PERSISTER: `process` (the default, as `make run` deploys it: the events are
+stored by a second ingest process, INGEST_ROLE=persister, at a lower CPU priority),
+`inline` (one process does both, INGEST_ROLE=all) or `off` (an API-only replica); with a
+persister every run starts once the store has caught up, and that wait is printed;
 BENCH_INGEST_POSTGRES (default postgresql://127.0.0.1:5432/test).
 """
 
@@ -56,6 +58,13 @@ from automations_ingest.app import MIGRATIONS, VERSION_TABLE
 from automations_ingest.persister import DURABLE_NAME as PERSISTER_DURABLE
 
 BATCH = 500
+# BENCH_INGEST_PERSISTER -> the INGEST_ROLE of the process the client talks to.
+PERSISTER_MODES = {"process": "api", "inline": "all", "off": "api"}
+PERSISTER_LABELS = {
+    "process": "in its own process (INGEST_ROLE=persister, niced)",
+    "inline": "in the same process (INGEST_ROLE=all)",
+    "off": "off (an API-only replica)",
+}
 THROUGHPUT_TARGET = 25_000.0
 RATIO_TARGET = 0.6
 P99_TARGET_MS = 50.0
@@ -390,11 +399,15 @@ async def _run(workdir: Path) -> None:
     inflight = _env_int("BENCH_INGEST_INFLIGHT", 4)
     server = NatsServer(free_port(), workdir / "nats", workdir / "nats.log")
     server.start()
-    process: ManagedProcess | None = None
+    processes: list[ManagedProcess] = []
     try:
         server.wait_ready()
         port = free_port()
-        persister = os.environ.get("BENCH_INGEST_PERSISTER") or "true"
+        persister = os.environ.get("BENCH_INGEST_PERSISTER") or "process"
+        if persister not in PERSISTER_MODES:
+            raise SystemExit(
+                f"BENCH_INGEST_PERSISTER={persister!r}: choose one of {', '.join(PERSISTER_MODES)}"
+            )
         env = {
             "INGEST_NATS__URL": server.url,
             "INGEST_NATS__NAMESPACE": "bench",
@@ -403,13 +416,27 @@ async def _run(workdir: Path) -> None:
             "INGEST_DATA_DIR": str(workdir),
             "INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'ingest.db'}",
             "INGEST_LOG_LEVEL": "WARNING",
-            "INGEST_PERSISTER__ENABLED": persister,
+            "INGEST_ROLE": PERSISTER_MODES[persister],
         }
         process = service_process("ingest", env, workdir / "ingest.log")
         process.start()
+        processes.append(process)
         address = f"127.0.0.1:{port}"
         await asyncio.to_thread(wait_for_health, address, 60.0, process)
-        store_wait = _StoreWait(server.url, Streams("bench")) if persister == "true" else None
+        if persister == "process":
+            persister_port = free_port()
+            store_process = service_process(
+                "ingest",
+                {**env, "INGEST_ROLE": "persister", "INGEST_GRPC__PORT": str(persister_port)},
+                workdir / "ingest-persister.log",
+                name="ingest-persister",
+            )
+            store_process.start()
+            processes.append(store_process)
+            await asyncio.to_thread(
+                wait_for_health, f"127.0.0.1:{persister_port}", 60.0, store_process
+            )
+        store_wait = _StoreWait(server.url, Streams("bench")) if persister != "off" else None
         ceilings, batch_ceilings, rates, catch_ups = [], [], [], []
         for run in range(runs):
             events = _events(count)
@@ -431,7 +458,7 @@ async def _run(workdir: Path) -> None:
         print(
             f"raw nats-py publish_async ceiling: {ceiling:,.0f} events/s (median of {runs})\n"
             f"ingest EmitEvents, batches of {BATCH}, {inflight} in flight, persister "
-            f"{'on' if store_wait else 'off'}: {rate:,.0f} events/s "
+            f"{PERSISTER_LABELS[persister]}: {rate:,.0f} events/s "
             f"= {ratio:.2f} of raw; targets >= {THROUGHPUT_TARGET:,.0f}/s: "
             f"{'met' if rate >= THROUGHPUT_TARGET else 'NOT met'}, >= {RATIO_TARGET}: "
             f"{'met' if ratio >= RATIO_TARGET else 'NOT met'}",
@@ -450,8 +477,7 @@ async def _run(workdir: Path) -> None:
                 f"{statistics.median(catch_ups):.1f} s (median) after the last was accepted",
                 flush=True,
             )
-        process.stop()
-        process = None
+        _stop(processes)
         await _query_bench(
             server.url,
             workdir,
@@ -460,9 +486,13 @@ async def _run(workdir: Path) -> None:
             runs,
         )
     finally:
-        if process is not None:
-            process.stop()
+        _stop(processes)
         server.stop()
+
+
+def _stop(processes: list[ManagedProcess]) -> None:
+    while processes:
+        processes.pop().stop()
 
 
 def main() -> int:

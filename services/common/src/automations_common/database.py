@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -161,9 +162,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def migrate(engine: AsyncEngine, script_location: Path, version_table: str) -> None:
     """Bring the schema to the newest revision. Each service keeps its own version table,
-    so services may share one database without touching each other's tables."""
+    so services may share one database without touching each other's tables. Processes
+    starting together (replicas, the ingest API and its persister) migrate one at a time."""
 
     def upgrade(connection: Connection) -> None:
+        _lock_for_migration(connection, version_table)
         config = Config()
         config.set_main_option("script_location", str(script_location))
         config.attributes["connection"] = connection
@@ -172,6 +175,17 @@ async def migrate(engine: AsyncEngine, script_location: Path, version_table: str
 
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
+
+
+def _lock_for_migration(connection: Connection, version_table: str) -> None:
+    """Hold the database's migration lock until this transaction ends."""
+    if connection.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(version_table.encode()).digest()[:8], signed=True)
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif connection.dialect.name == "sqlite":
+        # The driver opens no transaction before DDL; take the write lock now, so a
+        # second process waits (busy timeout) instead of creating the same tables.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def run_migrations_in_env(target_metadata: MetaData | None = None) -> None:

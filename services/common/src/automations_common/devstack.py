@@ -163,21 +163,33 @@ def wait_for_health(
 
 
 def service_process(
-    service: str, env: Mapping[str, str], log_path: Path, python: str = sys.executable
+    service: str,
+    env: Mapping[str, str],
+    log_path: Path,
+    python: str = sys.executable,
+    name: str | None = None,
 ) -> ManagedProcess:
     """`python -m automations_<service>` with the given environment added."""
     return ManagedProcess(
-        service, [python, "-m", f"automations_{service}"], {**os.environ, **env}, log_path
+        name or service,
+        [python, "-m", f"automations_{service}"],
+        {**os.environ, **env},
+        log_path,
     )
 
 
 SERVICES = ("ingest", "triggers", "actions")
+# Ingest runs as two processes: the API, and the persister at a lower CPU priority, so
+# that writing the event store never holds up accepting events (INGEST_ROLE).
+PROCESSES = ("ingest", "ingest-persister", "triggers", "actions")
+INGEST_ROLES = {"ingest": "api", "ingest-persister": "persister"}
 
 
 class Stack:
-    """The three service processes sharing one NATS (under a namespace) and a data dir.
+    """The service processes sharing one NATS (under a namespace) and a data dir.
 
     Ports are free ones unless given; database URLs default to SQLite files in `data_dir`.
+    Each process serves gRPC (the persister only health) on its own port.
     """
 
     def __init__(
@@ -193,14 +205,14 @@ class Stack:
         self.nats_url = nats_url
         self.data_dir = data_dir
         self.namespace = namespace
-        self.ports = {svc: (ports or {}).get(svc) or free_port() for svc in SERVICES}
+        self.ports = {name: (ports or {}).get(name) or free_port() for name in PROCESSES}
         self.http_port = http_port or free_port()
         self.database_urls = dict(database_urls or {})
         self.extra_env = dict(extra_env or {})
         self.processes: dict[str, ManagedProcess] = {}
 
-    def address(self, service: str) -> str:
-        return f"127.0.0.1:{self.ports[service]}"
+    def address(self, process: str) -> str:
+        return f"127.0.0.1:{self.ports[process]}"
 
     @property
     def client_env(self) -> dict[str, str]:
@@ -211,35 +223,42 @@ class Stack:
             "AUTOMATIONS_ACTIONS_URL": self.address("actions"),
         }
 
-    def env_for(self, service: str) -> dict[str, str]:
+    def env_for(self, process: str) -> dict[str, str]:
+        service = process.split("-", 1)[0]
         prefix = service.upper()
         env = {
             f"{prefix}_NATS__URL": self.nats_url,
             f"{prefix}_NATS__NAMESPACE": self.namespace,
-            f"{prefix}_GRPC__PORT": str(self.ports[service]),
+            f"{prefix}_GRPC__PORT": str(self.ports[process]),
             f"{prefix}_DATA_DIR": str(self.data_dir),
             "ACTIONS_AUTOMATIONS_API_URL": self.address("triggers"),
             "INGEST_HTTP_PORT": str(self.http_port),
         }
+        if process in INGEST_ROLES:
+            env["INGEST_ROLE"] = INGEST_ROLES[process]
         if service in self.database_urls:
             env[f"{prefix}_DATABASE_URL"] = self.database_urls[service]
         return {**env, **self.extra_env}
 
-    def start(self, service: str, timeout: float = 60.0) -> None:
-        """Start one service and wait until it reports SERVING."""
-        process = service_process(
-            service, self.env_for(service), self.data_dir / "logs" / f"{service}.log"
+    def start(self, process: str, timeout: float = 60.0) -> None:
+        """Start one process (of `PROCESSES`) and wait until it reports SERVING."""
+        managed = service_process(
+            process.split("-", 1)[0],
+            self.env_for(process),
+            self.data_dir / "logs" / f"{process}.log",
+            name=process,
         )
-        process.start()
-        self.processes[service] = process
-        wait_for_health(self.address(service), timeout=timeout, process=process)
+        managed.start()
+        self.processes[process] = managed
+        wait_for_health(self.address(process), timeout=timeout, process=managed)
 
     def start_all(self) -> None:
-        for service in SERVICES:
-            self.start(service)
+        """Every process, in order: the ingest API migrates the shared database first."""
+        for process in PROCESSES:
+            self.start(process)
 
-    def kill(self, service: str) -> None:
-        self.processes[service].kill()
+    def kill(self, process: str) -> None:
+        self.processes[process].kill()
 
     def stop_all(self) -> None:
         for process in reversed(list(self.processes.values())):

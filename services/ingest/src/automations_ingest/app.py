@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from automations.v1 import events_service_pb2_grpc, webhook_service_pb2_grpc
 from automations_common.broker import JetStreamPublisher, connect, ensure_streams
 from automations_common.database import Transactions, create_engine, migrate
-from automations_common.grpc_server import GrpcServer
+from automations_common.grpc_server import GrpcServer, Registrar
 from automations_common.streams import Streams
 from automations_ingest.event_queries import EventQueries
 from automations_ingest.grpc_api import EventsApi
@@ -80,85 +80,99 @@ class IngestApp:
         self._nats = await connect(
             settings.nats.url, "automations-ingest", settings.nats.connect_timeout_seconds
         )
-        js = self._nats.jetstream()
-        await ensure_streams(js, self.streams.stream_configs())
+        await ensure_streams(self._nats.jetstream(), self.streams.stream_configs())
         self._engine = create_engine(settings.database_url_for("ingest"))
         await migrate(self._engine, MIGRATIONS, VERSION_TABLE)
-
         self._transactions = Transactions(self._engine)
-        store = self.store = EventStore(self._transactions)
-        queries = EventQueries(self._engine)
-        webhooks = WebhookStore(self._engine, settings.workspace)
-        publisher = EventPublisher(
-            JetStreamPublisher(self._nats),
-            self.streams,
-            settings.workspace,
-            settings.limits,
-            self._clock,
-            settings.publish_timeout_seconds,
-        )
-        tail = EventTail(js, self.streams, queries, settings.subscribe, self._clock)
-        events_api = EventsApi(
-            publisher,
-            EventReader(queries, settings.workspace, self._clock),
-            tail,
-            settings.workspace,
-        )
-        webhook_api = WebhookApi(webhooks, self._clock)
+        self.store = EventStore(self._transactions)
+
+        registrars: list[Registrar] = []
+        if settings.serves_api:
+            publisher = EventPublisher(
+                JetStreamPublisher(self._nats),
+                self.streams,
+                settings.workspace,
+                settings.limits,
+                self._clock,
+                settings.publish_timeout_seconds,
+            )
+            webhooks = WebhookStore(self._engine, settings.workspace)
+            registrars = self._api_registrars(self._engine, publisher, webhooks)
+            if settings.http_enabled:
+                self._http = WebhookHttpServer(
+                    webhooks,
+                    publisher,
+                    settings.limits,
+                    self._clock,
+                    settings.http_host,
+                    settings.http_port,
+                )
+            if settings.prefect_bridge.url:
+                self._bridge = self._prefect_bridge(publisher)
         self._grpc = GrpcServer(
             settings.grpc.host,
             settings.grpc.port,
-            registrars=[
-                lambda s: events_service_pb2_grpc.add_EventsServiceServicer_to_server(
-                    events_api, s
-                ),
-                lambda s: webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
-                    webhook_api, s
-                ),
-            ],
-            service_names=[EVENTS_SERVICE, WEBHOOK_SERVICE],
+            registrars=registrars,
+            service_names=[EVENTS_SERVICE, WEBHOOK_SERVICE] if registrars else [],
             max_message_bytes=settings.grpc.max_message_bytes,
         )
         await self._grpc.start()
-        if settings.http_enabled:
-            self._http = WebhookHttpServer(
-                webhooks,
-                publisher,
-                settings.limits,
-                self._clock,
-                settings.http_host,
-                settings.http_port,
-            )
+        if self._http is not None:
             await self._http.start()
-        persister = Persister(self._nats, self.streams, store, settings.persister)
-        self._background = asyncio.create_task(self._run_background(persister, store))
-        bridge = settings.prefect_bridge
-        if bridge.url:
-            self._bridge = PrefectBridge(
-                bridge.url,
-                publisher.emit,
-                BridgeOptions(
-                    api_key=_secret(bridge.api_key),
-                    auth_string=_secret(bridge.auth_string),
-                    workspace=settings.workspace,
-                    batch_size=bridge.batch_size,
-                    exclude_event_prefixes=tuple(bridge.exclude_event_prefixes),
-                    catch_up_delay_seconds=bridge.catch_up_delay_seconds,
-                ),
-                self._clock,
-            )
+        if settings.stores_events:
+            self._background = asyncio.create_task(self._run_background(self.store))
+        if self._bridge is not None:
             await self._bridge.start()
         await self._grpc.set_serving(True)
         log.info(
-            "ingest serving gRPC on %s%s",
+            "ingest (role %s) serving gRPC on %s%s%s",
+            settings.role,
             self._grpc.address,
             f", webhooks on {self._http.url}/hooks/<slug>" if self._http else "",
+            "" if settings.stores_events else "; events are stored by a persister process",
         )
 
-    async def _run_background(self, persister: Persister, store: EventStore) -> None:
+    def _api_registrars(
+        self, engine: AsyncEngine, publisher: EventPublisher, webhooks: WebhookStore
+    ) -> list[Registrar]:
+        assert self._nats is not None
+        settings = self.settings
+        queries = EventQueries(engine)
+        events_api = EventsApi(
+            publisher,
+            EventReader(queries, settings.workspace, self._clock),
+            EventTail(
+                self._nats.jetstream(), self.streams, queries, settings.subscribe, self._clock
+            ),
+            settings.workspace,
+        )
+        webhook_api = WebhookApi(webhooks, self._clock)
+        return [
+            lambda s: events_service_pb2_grpc.add_EventsServiceServicer_to_server(events_api, s),
+            lambda s: webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(webhook_api, s),
+        ]
+
+    def _prefect_bridge(self, publisher: EventPublisher) -> PrefectBridge:
+        bridge = self.settings.prefect_bridge
+        return PrefectBridge(
+            bridge.url,
+            publisher.emit,
+            BridgeOptions(
+                api_key=_secret(bridge.api_key),
+                auth_string=_secret(bridge.auth_string),
+                workspace=self.settings.workspace,
+                batch_size=bridge.batch_size,
+                exclude_event_prefixes=tuple(bridge.exclude_event_prefixes),
+                catch_up_delay_seconds=bridge.catch_up_delay_seconds,
+            ),
+            self._clock,
+        )
+
+    async def _run_background(self, store: EventStore) -> None:
+        assert self._nats is not None
+        persister = Persister(self._nats, self.streams, store, self.settings.persister)
         async with asyncio.TaskGroup() as group:
-            if self.settings.persister.enabled:
-                group.create_task(persister.run(self._stopping))
+            group.create_task(persister.run(self._stopping))
             group.create_task(
                 run_retention(store, self.settings.retention, self._clock, self._stopping)
             )

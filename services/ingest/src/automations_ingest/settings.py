@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -35,7 +37,6 @@ class RetentionSettings(BaseModel):
 class PersisterSettings(BaseModel):
     """The `ingest-persister` durable consumer that writes EVENTS into the event store."""
 
-    enabled: bool = True
     # Larger transactions are much cheaper per event on SQLite (random ids touch a page each
     # in the id indexes): 2,000 stores about 1.6 times as many events per second as 500.
     batch_size: int = 2000
@@ -46,6 +47,10 @@ class PersisterSettings(BaseModel):
     linger_seconds: float = Field(default=0.1, ge=0.0)
     # A batch fetched by a process that died comes back after this long.
     ack_wait_seconds: float = 15.0
+    # A process in the `persister` role lowers its CPU priority by this much (os.nice):
+    # storing events is background work that may lag and catch up, and on a busy machine
+    # it should wait for the API and for the triggers and actions services, not delay them.
+    niceness: int = Field(default=10, ge=0, le=19)
 
 
 class SubscribeSettings(BaseModel):
@@ -70,6 +75,9 @@ class PrefectBridgeSettings(BaseModel):
     catch_up_delay_seconds: float = 10.0
 
 
+IngestRole = Literal["all", "api", "persister"]
+
+
 def _grpc_default() -> GrpcSettings:
     return GrpcSettings(port=DEFAULT_INGEST_PORT)
 
@@ -81,6 +89,11 @@ class IngestSettings(ServiceSettings):
         env_prefix="INGEST_", env_nested_delimiter="__", extra="ignore"
     )
 
+    # What this process does. `all`: everything below in one process. `api`:
+    # EventsService, WebhookService, /hooks and the Prefect bridge. `persister`: the
+    # persister and retention, with gRPC health only. `make run` runs one `api` and one
+    # `persister` process, so the store's writes never hold up accepting events.
+    role: IngestRole = "all"
     grpc: GrpcSettings = Field(default_factory=_grpc_default)
     # Incoming webhooks (`/hooks/{slug}`). `http_port` 0 picks a free port (tests);
     # set `http_enabled=false` to run without the HTTP endpoint.
@@ -94,3 +107,11 @@ class IngestSettings(ServiceSettings):
     persister: PersisterSettings = Field(default_factory=PersisterSettings)
     subscribe: SubscribeSettings = Field(default_factory=SubscribeSettings)
     prefect_bridge: PrefectBridgeSettings = Field(default_factory=PrefectBridgeSettings)
+
+    @property
+    def serves_api(self) -> bool:
+        return self.role != "persister"
+
+    @property
+    def stores_events(self) -> bool:
+        return self.role != "api"
