@@ -11,6 +11,7 @@ import importlib
 import os
 import pkgutil
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,14 @@ def calibration_seconds() -> float:
     return best
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    # SIGTERM (a `timeout`, a CI cancel) as if Ctrl-C: the benchmarks' `finally` blocks
+    # then stop the nats-server and service processes they started.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (of: {', '.join(names)})")
@@ -63,10 +71,14 @@ def main() -> int:
         flush=True,
     )
     failures = 0
-    for name in args.names or names:
-        print(f"\n=== {name} ===", flush=True)
-        module = importlib.import_module(f"bench.bench_{name}")
-        failures += 1 if module.main() else 0
+    try:
+        for name in args.names or names:
+            print(f"\n=== {name} ===", flush=True)
+            module = importlib.import_module(f"bench.bench_{name}")
+            failures += 1 if module.main() else 0
+    except KeyboardInterrupt as exc:
+        print(f"\ninterrupted ({exc or 'Ctrl-C'}); the servers it started are stopped")
+        return 130
     return 1 if failures else 0
 
 

@@ -23,11 +23,13 @@ from automations.v1 import event_pb2
 from automations_common.broker import JetStreamPublisher, ensure_streams
 from automations_common.errors import Unavailable
 from automations_common.streams import Streams
-from automations_ingest.app import build
+from automations_ingest.app import MIGRATIONS, VERSION_TABLE, build
+from automations_ingest.bridge_position_store import BridgePositionStore
 from automations_ingest.prefect_bridge import BridgeOptions, PrefectBridge
-from automations_ingest.publisher import EmitOutcome, EventPublisher
+from automations_ingest.publisher import EmitOutcome, EventPublisher, utc_now
 from automations_ingest.settings import EventLimits
 from tests.integration.ingest.conftest import ingest_settings
+from tests.support.databases import migrated
 from tests.support.prefect_server import (
     IDLE_SERVICES,
     PrefectObjects,
@@ -266,6 +268,60 @@ async def test_a_restarted_bridge_loses_nothing_and_publishes_nothing_twice(
     assert expected <= set(counts)
 
 
+@pytest.mark.prefect
+@pytest.mark.timeout(PREFECT_TIMEOUT_SECONDS)
+async def test_a_service_back_after_a_long_absence_catches_up_from_its_saved_point(
+    prefect: PrefectObjects, stream: EventsStream, bridge_prefect_url: str, sqlite_url: str
+) -> None:
+    options = BridgeOptions(flush_seconds=0.05, catch_up_delay_seconds=CATCH_UP_SECONDS)
+    async with migrated(sqlite_url, MIGRATIONS, VERSION_TABLE) as transactions:
+        positions = BridgePositionStore(transactions.engine, "default", bridge_prefect_url, utc_now)
+        before = PrefectBridge(
+            bridge_prefect_url, Handover(stream), options, resume_points=positions
+        )
+        await _connected(before)
+        _, deployment = await _deployment(prefect)
+        seen = await prefect.create_flow_run(deployment["id"])
+
+        async def forwarded() -> bool:
+            return bool(_of_run(await stream.events(), seen["id"]))
+
+        await eventually(forwarded, timeout=30, what="the first run's event forwarded")
+        await before.stop()
+        assert await positions.load() is not None
+
+        # While the service is away, a run goes through its states.
+        missed = await prefect.create_flow_run(deployment["id"])
+        for state in ("PENDING", "RUNNING", "COMPLETED"):
+            await prefect.set_state(missed["id"], state)
+        expected = await eventually(
+            lambda: _stored_prefect_event_ids(prefect, [missed["id"]]),
+            timeout=20,
+            what="Prefect stored the missed run's events",
+        )
+
+        # Back an hour later by its clock: the socket's backfill reaches 15 minutes back
+        # and no further, so only the catch-up from the saved point can find those events.
+        after = PrefectBridge(
+            bridge_prefect_url,
+            Handover(stream),
+            options,
+            clock=lambda: utc_now() + timedelta(hours=1),
+            resume_points=positions,
+        )
+        try:
+            await _connected(after)
+
+            async def caught_up() -> bool:
+                ids = {e.id for e in await stream.events()}
+                assert expected <= ids, f"missing {len(expected - ids)} of {len(expected)}"
+                return True
+
+            await eventually(caught_up, timeout=30, what="the missed events reached EVENTS")
+        finally:
+            await after.stop()
+
+
 # --- Protocol edge cases against a scripted websocket server on loopback ----------------
 
 
@@ -383,6 +439,41 @@ async def test_bad_frames_are_skipped_and_a_reconnect_resumes_without_repeats() 
     assert occurred[1]["since"] == (T0 + timedelta(seconds=5) - timedelta(minutes=1)).isoformat()
     assert occurred[1]["until"] == (now + timedelta(days=365)).isoformat()
     assert all(f["filter"]["order"] == "ASC" and f["backfill"] for f in server.filters)
+
+
+@pytest.mark.timeout(30)
+async def test_a_restarted_service_resumes_from_the_saved_point(database_url: str) -> None:
+    now = T0 + timedelta(minutes=10)
+    frames = [frame(IDS[0], T0), frame(IDS[1], T0 + timedelta(seconds=5))]
+    async with (
+        migrated(database_url, MIGRATIONS, VERSION_TABLE) as transactions,
+        ScriptedPrefect([(frames, False)]) as server,
+    ):
+        positions = BridgePositionStore(transactions.engine, "default", server.api_url, lambda: now)
+        assert await positions.load() is None
+
+        async def run_service() -> None:
+            collector = Collector()
+            bridge = PrefectBridge(
+                server.api_url, collector, FAST, clock=lambda: now, resume_points=positions
+            )
+            await bridge.start()
+            try:
+                await eventually(lambda: len(collector.events) >= 2, what="events forwarded")
+            finally:
+                await bridge.stop()
+
+        await run_service()
+        await run_service()  # restarted
+        assert await positions.load() == T0 + timedelta(seconds=5)
+        # The saved point never moves back.
+        await positions.save(T0)
+        assert await positions.load() == T0 + timedelta(seconds=5)
+    since = [f["filter"]["occurred"]["since"] for f in server.filters]
+    assert since == [
+        (now - timedelta(minutes=15)).isoformat(),
+        (T0 + timedelta(seconds=5) - timedelta(minutes=1)).isoformat(),
+    ]
 
 
 @pytest.mark.timeout(30)

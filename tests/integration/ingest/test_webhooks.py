@@ -9,13 +9,16 @@ import json
 import grpc
 import httpx
 import pytest
+import sqlalchemy as sa
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from automations.v1 import event_filter_pb2 as f
 from automations.v1 import events_service_pb2 as events_pb
 from automations.v1 import webhook_pb2
 from automations.v1 import webhook_service_pb2 as pb
+from automations_common.database import create_engine
 from automations_ingest.app import IngestApp
+from automations_ingest.tables import webhook_table
 from tests.support.waiting import eventually
 
 TEMPLATE = json.dumps(
@@ -238,3 +241,53 @@ async def test_webhook_service_crud(webhooks_stub) -> None:
     assert (
         await webhooks_stub.GetWebhook(pb.GetWebhookRequest(id=made[0].id))
     ).webhook.name == "hook0"
+
+
+async def test_webhook_secrets_are_encrypted_at_rest(
+    ingest: IngestApp, webhooks_stub, database_url: str
+) -> None:
+    await webhooks_stub.CreateWebhook(
+        pb.CreateWebhookRequest(
+            webhook=webhook_pb2.Webhook(
+                name="sealed",
+                slug="sealed",
+                template=TEMPLATE,
+                enabled=True,
+                verification=webhook_pb2.WEBHOOK_VERIFICATION_SHARED_SECRET,
+                signature_header="x-token",
+                secret="topsecret",
+            )
+        )
+    )
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            stored = (
+                await connection.execute(
+                    sa.select(webhook_table.c.secret).where(webhook_table.c.slug == "sealed")
+                )
+            ).scalar_one()
+        assert stored.startswith("enc:v1:")
+        assert "topsecret" not in stored
+
+        async def send(token: str) -> int:
+            async with httpx.AsyncClient(base_url=ingest.http_url) as http:
+                reply = await http.post(
+                    "/hooks/sealed",
+                    json={"status": "paid", "order_id": 1},
+                    headers={"x-token": token},
+                )
+            return reply.status_code
+
+        assert await send("topsecret") == 202
+        assert await send("wrong") == 401
+        # A row written before secrets were encrypted still verifies requests.
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.update(webhook_table)
+                .where(webhook_table.c.slug == "sealed")
+                .values(secret="topsecret")
+            )
+        assert await send("topsecret") == 202
+    finally:
+        await engine.dispose()

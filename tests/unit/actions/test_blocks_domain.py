@@ -13,7 +13,6 @@ from automations_actions.blocks import (
     masked,
     normalized_config,
 )
-from automations_actions.secret_box import SecretBox, load_or_create_key_file
 from automations_common.errors import InvalidArgument
 
 
@@ -78,15 +77,3 @@ def test_defaults_are_filled_in() -> None:
         "p",
     )
     assert email["smtp_port"] == 465
-
-
-def test_secret_box_round_trip_and_rotation(tmp_path: Any) -> None:
-    old = load_or_create_key_file(tmp_path)
-    assert load_or_create_key_file(tmp_path) == old
-    assert (tmp_path / "actions-secret.key").stat().st_mode & 0o777 == 0o600
-    sealed = SecretBox.from_setting(old).encrypt("hunter2")
-    assert "hunter2" not in sealed
-    rotated = SecretBox.from_setting(f"a new passphrase,{old}")
-    assert rotated.decrypt(sealed) == "hunter2"
-    with pytest.raises(ValueError, match="cannot be decrypted"):
-        SecretBox.from_setting("another key").decrypt(sealed)

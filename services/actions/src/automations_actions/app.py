@@ -26,12 +26,12 @@ from automations_actions.orchestrator import Orchestrator, OrchestratorConfig
 from automations_actions.publisher import EventPublisher
 from automations_actions.rendering import ContextRenderer
 from automations_actions.runs import RetryPolicy
-from automations_actions.secret_box import SecretBox, load_or_create_key_file
 from automations_actions.settings import ActionsSettings
 from automations_actions.webhook_transport import Allowlist, WebhookTransport
 from automations_common import broker
 from automations_common.database import Transactions, create_engine, migrate, session_factory
 from automations_common.grpc_server import GrpcServer
+from automations_common.secret_box import SecretBox, load_or_create_key_file
 from automations_common.streams import Streams
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 SERVICE = "actions"
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_actions"
+# Under data_dir, when ACTIONS_SECRET_KEY is not set.
+KEY_FILE_NAME = "actions-secret.key"
 SERVICE_NAMES = ["automations.v1.BlockService", "automations.v1.ActionService"]
 
 
@@ -142,9 +144,9 @@ class ActionsApp:
     async def start(self) -> None:
         await self.grpc.start()
         key = self.settings.secret_key or await asyncio.to_thread(
-            load_or_create_key_file, self.settings.data_dir
+            load_or_create_key_file, self.settings.data_dir, KEY_FILE_NAME
         )
-        self.block_store.use(SecretBox.from_setting(key))
+        self.block_store.use(SecretBox.from_setting(key, "ACTIONS_SECRET_KEY"))
         await migrate(self.engine, MIGRATIONS, VERSION_TABLE)
         self._nats = await broker.connect(
             self.settings.nats.url,

@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from automations_actions.blocks import SECRETS, Block, BlockPage
-from automations_actions.secret_box import SecretBox
 from automations_actions.tables import as_utc
 from automations_actions.tables import block as block_table
 from automations_common.errors import AlreadyExists
+from automations_common.secret_box import SecretBox
 
 
 class SqlBlockStore:

@@ -27,7 +27,7 @@ block = Table(
     Column("workspace", String(64), nullable=False, server_default="default"),
     Column("name", String(255), nullable=False),
     Column("kind", String(64), nullable=False),
-    # Proto field names; secret values are stored as `enc:v1:<token>` (secret_box.py).
+    # Proto field names; secret values are stored as `enc:v1:<token>` (common secret_box).
     Column("config", JSON, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),

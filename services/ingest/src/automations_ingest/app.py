@@ -17,7 +17,9 @@ from automations.v1 import events_service_pb2_grpc, webhook_service_pb2_grpc
 from automations_common.broker import JetStreamPublisher, connect, ensure_streams
 from automations_common.database import Transactions, create_engine, migrate
 from automations_common.grpc_server import GrpcServer, Registrar
+from automations_common.secret_box import SecretBox, load_or_create_key_file
 from automations_common.streams import Streams
+from automations_ingest.bridge_position_store import BridgePositionStore
 from automations_ingest.event_queries import EventQueries
 from automations_ingest.grpc_api import EventsApi
 from automations_ingest.persister import Persister
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_ingest"
+# Under data_dir, when INGEST_SECRET_KEY is not set.
+KEY_FILE_NAME = "ingest-secret.key"
 BACKGROUND_STOP_SECONDS = 10.0
 EVENTS_SERVICE = "automations.v1.EventsService"
 WEBHOOK_SERVICE = "automations.v1.WebhookService"
@@ -96,7 +100,12 @@ class IngestApp:
                 self._clock,
                 settings.publish_timeout_seconds,
             )
-            webhooks = WebhookStore(self._engine, settings.workspace)
+            key = settings.secret_key.get_secret_value() or await asyncio.to_thread(
+                load_or_create_key_file, settings.data_dir, KEY_FILE_NAME
+            )
+            webhooks = WebhookStore(
+                self._engine, settings.workspace, SecretBox.from_setting(key, "INGEST_SECRET_KEY")
+            )
             registrars = self._api_registrars(self._engine, publisher, webhooks)
             if settings.http_enabled:
                 self._http = WebhookHttpServer(
@@ -108,7 +117,7 @@ class IngestApp:
                     settings.http_port,
                 )
             if settings.prefect_bridge.url:
-                self._bridge = self._prefect_bridge(publisher)
+                self._bridge = self._prefect_bridge(publisher, self._engine)
         self._grpc = GrpcServer(
             settings.grpc.host,
             settings.grpc.port,
@@ -152,7 +161,7 @@ class IngestApp:
             lambda s: webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(webhook_api, s),
         ]
 
-    def _prefect_bridge(self, publisher: EventPublisher) -> PrefectBridge:
+    def _prefect_bridge(self, publisher: EventPublisher, engine: AsyncEngine) -> PrefectBridge:
         bridge = self.settings.prefect_bridge
         return PrefectBridge(
             bridge.url,
@@ -166,6 +175,7 @@ class IngestApp:
                 catch_up_delay_seconds=bridge.catch_up_delay_seconds,
             ),
             self._clock,
+            BridgePositionStore(engine, self.settings.workspace, bridge.url, self._clock),
         )
 
     async def _run_background(self, store: EventStore) -> None:

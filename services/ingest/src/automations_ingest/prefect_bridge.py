@@ -10,7 +10,9 @@ that still arrives twice (say after a service restart) is dropped by JetStream's
 Prefect's backfill reads only the events its persister has already written (it flushes
 every 5 s), so an event emitted while the bridge was away and not yet written when it
 reconnects would be missed. A catch-up query (`POST /api/events/filter`) shortly after
-each connection, over the same window, closes that gap.
+each connection, over the same window, closes that gap. It also covers what the socket
+cannot: Prefect clamps the socket's backfill to 15 minutes, while the resume point, kept
+through `ResumePoints` across service restarts, may be older.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
@@ -68,6 +71,9 @@ class BridgeOptions:
     flush_seconds: float = 0.2
     # How far back the first connection asks for events; Prefect clamps to 15 min.
     initial_backfill: timedelta = timedelta(minutes=15)
+    # How far back the catch-up query may go after a long absence (Prefect keeps events
+    # 7 days by default).
+    max_catch_up: timedelta = timedelta(days=7)
     # A reconnection resumes this long before the last forwarded event's `occurred`.
     resume_margin: timedelta = timedelta(minutes=1)
     # How far ahead `until` is set (the server sends no live event past it).
@@ -84,6 +90,8 @@ class BridgeOptions:
     catch_up_delay_seconds: float = 10.0
     catch_up_page_limit: int = 50
     http_timeout_seconds: float = 30.0
+    # The resume point is saved at most this often while events flow, and on stop.
+    resume_save_seconds: float = 5.0
 
     @property
     def token(self) -> str | None:
@@ -96,6 +104,15 @@ class BridgeOptions:
             encoded = base64.b64encode(self.auth_string.encode()).decode()
             return {"Authorization": f"Basic {encoded}"}
         return {}
+
+
+class ResumePoints(Protocol):
+    """Keeps the `occurred` of the newest forwarded event, so that a restarted service
+    resumes there instead of `initial_backfill` back."""
+
+    async def load(self) -> datetime | None: ...
+
+    async def save(self, occurred: datetime) -> None: ...
 
 
 class BridgeAuthError(Exception):
@@ -126,6 +143,7 @@ class PrefectBridge:
         publish: Publish,
         options: BridgeOptions | None = None,
         clock: Clock = utc_now,
+        resume_points: ResumePoints | None = None,
     ) -> None:
         self._url = socket_url(api_url)
         self._api_url = api_url.rstrip("/")
@@ -134,6 +152,9 @@ class PrefectBridge:
         self._clock = clock
         self._recent = RecentIds(self._options.recent_ids)
         self._last_occurred: datetime | None = None
+        self._resume_points = resume_points
+        self._saved_occurred: datetime | None = None
+        self._saved_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._connected = False
         self.forwarded_total = 0
@@ -154,7 +175,8 @@ class PrefectBridge:
             self._task = asyncio.create_task(self._run(), name="prefect-bridge")
 
     async def stop(self) -> None:
-        """Stop and close the socket. The resume point and recent ids are kept for a restart."""
+        """Stop and close the socket. The resume point and recent ids are kept for a restart,
+        and the resume point is saved."""
         task, self._task = self._task, None
         if task is None:
             return
@@ -162,8 +184,10 @@ class PrefectBridge:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self._connected = False
+        await self._save_resume_point(now=True)
 
     async def _run(self) -> None:
+        await self._load_resume_point()
         attempt = 0
         while True:
             session_start = self.connections
@@ -197,9 +221,11 @@ class PrefectBridge:
         ) as socket:
             await self._authenticate(socket)
             now = self._clock()
-            since = resume_since(
-                self._last_occurred, now, options.resume_margin, options.initial_backfill
-            )
+            last, margin = self._last_occurred, options.resume_margin
+            since = resume_since(last, now, margin, options.initial_backfill)
+            catch_up_since = resume_since(last, now, margin, options.max_catch_up)
+            if last is None:
+                catch_up_since = since
             message = filter_message(
                 since, now + options.until_ahead, options.exclude_event_prefixes
             )
@@ -209,10 +235,12 @@ class PrefectBridge:
             log.info(
                 "prefect bridge: connected to %s, resuming from %s%s",
                 self._url,
-                since.isoformat(),
-                " (first connection)" if self._last_occurred is None else "",
+                catch_up_since.isoformat(),
+                " (no resume point: first connection)" if last is None else "",
             )
-            catch_up = asyncio.create_task(self._catch_up(since, now), name="prefect-catch-up")
+            catch_up = asyncio.create_task(
+                self._catch_up(catch_up_since, now), name="prefect-catch-up"
+            )
             try:
                 await self._pump(socket)
             finally:
@@ -351,4 +379,29 @@ class PrefectBridge:
                 self._last_occurred = record.occurred
         self.forwarded_total += len(batch)
         log.debug("prefect bridge: forwarded %d events", len(batch))
+        await self._save_resume_point()
         return len(batch)
+
+    async def _load_resume_point(self) -> None:
+        if self._resume_points is None or self._last_occurred is not None:
+            return
+        try:
+            self._last_occurred = self._saved_occurred = await self._resume_points.load()
+        except Exception as exc:  # the bridge must never take the service down
+            log.warning("prefect bridge: could not read the saved resume point: %s", exc)
+
+    async def _save_resume_point(self, now: bool = False) -> None:
+        """Save the resume point if it moved, at most every `resume_save_seconds` unless
+        `now`; a failure is logged and retried with the next batch."""
+        occurred = self._last_occurred
+        if self._resume_points is None or occurred is None or occurred == self._saved_occurred:
+            return
+        if not now and time.monotonic() - self._saved_at < self._options.resume_save_seconds:
+            return
+        self._saved_at = time.monotonic()
+        try:
+            await self._resume_points.save(occurred)
+        except Exception as exc:  # the bridge must never take the service down
+            log.warning("prefect bridge: could not save the resume point: %s", exc)
+            return
+        self._saved_occurred = occurred

@@ -160,7 +160,8 @@ def resume_since(
     """Where a (re)connection asks the server to start.
 
     A margin before the last forwarded event catches events that occurred slightly out of
-    order; the server never goes back further than its backfill limit (15 min) anyway.
+    order. `max_backfill` bounds it: 15 minutes for the socket (the server never goes back
+    further), longer for the catch-up query, which can.
     """
     earliest = now - max_backfill
     if last_occurred is None:

@@ -100,6 +100,9 @@ class IngestSettings(ServiceSettings):
     http_enabled: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = DEFAULT_HTTP_PORT
+    # Fernet key(s) for incoming webhooks' secrets, comma-separated (the first encrypts,
+    # all decrypt). Empty: a key file generated under data_dir with mode 0600.
+    secret_key: SecretStr = SecretStr("")
     limits: EventLimits = Field(default_factory=EventLimits)
     # How long EmitEvents waits for JetStream to confirm a batch before UNAVAILABLE.
     publish_timeout_seconds: float = 10.0

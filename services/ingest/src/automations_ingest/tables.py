@@ -1,4 +1,4 @@
-"""The ingest service's tables: the event store and incoming webhooks."""
+"""The ingest service's tables: the event store, incoming webhooks, the bridge's resume point."""
 
 from __future__ import annotations
 
@@ -94,4 +94,16 @@ webhook_table = Table(
     Column("create_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
     UniqueConstraint("slug", name="uq_webhook_slug"),
+)
+
+
+# The `occurred` of the newest event the Prefect bridge forwarded, per source, so that a
+# restarted service resumes there (prefect_bridge.py).
+bridge_position_table = Table(
+    "prefect_bridge_position",
+    metadata,
+    Column("workspace", String(64), primary_key=True),
+    Column("source", String(2048), primary_key=True),
+    Column("occurred", UtcDateTime(), nullable=False),
+    Column("update_time", UtcDateTime(), nullable=False),
 )

@@ -1,4 +1,4 @@
-"""Incoming webhook definitions in SQL."""
+"""Incoming webhook definitions in SQL; their secrets encrypted at rest."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from automations_common.errors import AlreadyExists, NotFound
+from automations_common.secret_box import SecretBox
 from automations_ingest.tables import webhook_table
 from automations_ingest.webhooks import Webhook
 
 W = webhook_table.c
 
 
-def _row(webhook: Webhook) -> dict[str, Any]:
+def _row(webhook: Webhook, box: SecretBox) -> dict[str, Any]:
     return {
         "id": webhook.id,
         "workspace": webhook.workspace,
@@ -26,13 +27,13 @@ def _row(webhook: Webhook) -> dict[str, Any]:
         "enabled": webhook.enabled,
         "verification": webhook.verification,
         "signature_header": webhook.signature_header,
-        "secret": webhook.secret,
+        "secret": box.encrypt(webhook.secret) if webhook.secret else "",
         "create_time": webhook.created,
         "update_time": webhook.updated,
     }
 
 
-def _webhook(row: RowMapping) -> Webhook:
+def _webhook(row: RowMapping, box: SecretBox) -> Webhook:
     return Webhook(
         id=row["id"],
         name=row["name"],
@@ -44,7 +45,7 @@ def _webhook(row: RowMapping) -> Webhook:
         enabled=row["enabled"],
         verification=row["verification"],
         signature_header=row["signature_header"],
-        secret=row["secret"],
+        secret=box.reveal(row["secret"]),
         workspace=row["workspace"],
     )
 
@@ -54,9 +55,10 @@ def _slug_taken(slug: str) -> AlreadyExists:
 
 
 class WebhookStore:
-    def __init__(self, engine: AsyncEngine, workspace: str) -> None:
+    def __init__(self, engine: AsyncEngine, workspace: str, box: SecretBox) -> None:
         self._engine = engine
         self._workspace = workspace
+        self._box = box
 
     @property
     def workspace(self) -> str:
@@ -65,7 +67,7 @@ class WebhookStore:
     async def create(self, webhook: Webhook) -> Webhook:
         try:
             async with self._engine.begin() as connection:
-                await connection.execute(insert(webhook_table).values(_row(webhook)))
+                await connection.execute(insert(webhook_table).values(_row(webhook, self._box)))
         except IntegrityError:
             raise _slug_taken(webhook.slug) from None
         return webhook
@@ -85,7 +87,7 @@ class WebhookStore:
             )
         if row is None:
             raise NotFound("webhook", webhook_id)
-        return _webhook(row)
+        return _webhook(row, self._box)
 
     async def by_slug(self, slug: str) -> Webhook | None:
         async with self._engine.connect() as connection:
@@ -94,7 +96,7 @@ class WebhookStore:
                 .mappings()
                 .first()
             )
-        return _webhook(row) if row is not None else None
+        return _webhook(row, self._box) if row is not None else None
 
     async def list(self, limit: int, offset: int) -> list[Webhook]:
         statement = (
@@ -106,10 +108,10 @@ class WebhookStore:
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(statement)).mappings().all()
-        return [_webhook(r) for r in rows]
+        return [_webhook(r, self._box) for r in rows]
 
     async def replace(self, webhook: Webhook) -> Webhook:
-        values = _row(webhook)
+        values = _row(webhook, self._box)
         del values["id"], values["create_time"]
         try:
             async with self._engine.begin() as connection:
