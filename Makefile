@@ -34,7 +34,7 @@ test-fast: $(STAMP) ## Run the unit tests only
 lint: $(STAMP) gen-check ## ruff, mypy strict, proto lint, import rules
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
-	@$(BIN)/mypy clients/python/src services/*/src scripts bench
+	@$(BIN)/mypy clients/python/src services/*/src scripts bench tests
 	@cd proto && ../$(BIN)/buf lint
 	@$(BIN)/lint-imports --no-cache
 

@@ -138,7 +138,7 @@ async def test_applying_a_triggers_file_twice_leaves_one_set_of_owned_automation
         )
         assert code == 0, err
 
-    async with AutomationsClient(**_client_args(stack)) as client:
+    async with _client(stack) as client:
         owned = await client.list_related_automations(f"prefect.deployment.{deployment}")
     assert sorted(a.name for a in owned) == ["etl__automation_1", "etl__automation_2"]
     for automation in owned:
@@ -147,9 +147,9 @@ async def test_applying_a_triggers_file_twice_leaves_one_set_of_owned_automation
         assert str(action.deployment_id) == deployment
 
 
-def _client_args(stack: Stack) -> dict[str, str]:
-    return {
-        "api_url": stack.address("triggers"),
-        "events_url": stack.address("ingest"),
-        "actions_url": stack.address("actions"),
-    }
+def _client(stack: Stack) -> AutomationsClient:
+    return AutomationsClient(
+        api_url=stack.address("triggers"),
+        events_url=stack.address("ingest"),
+        actions_url=stack.address("actions"),
+    )

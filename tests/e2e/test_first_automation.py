@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from automations import (
@@ -91,6 +92,7 @@ async def test_woodchonk_lifecycle(stack: Stack) -> None:
     by_id = await asyncio.to_thread(Automation.read, id=created.id)
     by_name = await asyncio.to_thread(Automation.read, name=name)
     assert by_id.id == by_name.id == created.id
+    assert isinstance(by_id.trigger, EventTrigger)
     assert by_id.trigger.threshold == 3
     assert by_id.trigger.within == timedelta(seconds=10)
 
@@ -118,7 +120,7 @@ def _violations(error: grpc.aio.AioRpcError) -> list[str]:
     return []
 
 
-def _details(error: grpc.aio.AioRpcError) -> list:
+def _details(error: grpc.aio.AioRpcError) -> list[any_pb2.Any]:
     for key, value in error.trailing_metadata() or ():
         if key == "grpc-status-details-bin":
             return list(status_pb2.Status.FromString(value).details)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import grpc
 from grpc_health.v1 import health_pb2
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from automations_common.devstack import Stack
+from tests.support.grpc_typing import reflection_stub
 
 EXPECTED = {
     "ingest": {"automations.v1.EventsService", "automations.v1.WebhookService"},
@@ -27,7 +28,7 @@ async def test_health_and_reflection_on_every_service(stack: Stack) -> None:
                 reply = await check(health_pb2.HealthCheckRequest(service=name))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING, (service, name)
 
-            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            stub = reflection_stub(channel)
             request = reflection_pb2.ServerReflectionRequest(list_services="")
             listed: set[str] = set()
             async for response in stub.ServerReflectionInfo(iter([request])):

@@ -9,7 +9,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, StreamConfig
 from sqlalchemy import text
 
 from automations_common.broker import (
@@ -187,8 +187,9 @@ async def test_acknowledging_a_batch_at_once_acks_every_message(
     await acknowledge([])
 
     async def acked() -> bool:
-        info = await js.consumer_info(streams.events_stream, "acks")
-        return info.num_ack_pending == 20 and info.ack_floor.stream_seq == 30
+        info: ConsumerInfo = await js.consumer_info(streams.events_stream, "acks")
+        floor = info.ack_floor
+        return info.num_ack_pending == 20 and floor is not None and floor.stream_seq == 30
 
     await eventually(acked, what="the first 30 acknowledged, the other 20 pending")
     with pytest.raises(nats.errors.MsgAlreadyAckdError):

@@ -11,9 +11,11 @@ from typing import TypeVar, overload
 T = TypeVar("T")
 
 
+# `check` may answer None for "not yet"; a value is returned only once it is truthy, so the
+# result is never None: `T | None` in the parameter lets T be the type without None.
 @overload
 async def eventually(
-    check: Callable[[], Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]],
     timeout: float = ...,
     interval: float = ...,
     what: str = ...,
@@ -22,7 +24,7 @@ async def eventually(
 
 @overload
 async def eventually(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     timeout: float = ...,
     interval: float = ...,
     what: str = ...,

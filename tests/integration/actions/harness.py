@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import nats
 from google.protobuf import timestamp_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
@@ -32,6 +32,7 @@ from automations_actions.app import ActionsApp, build
 from automations_actions.settings import ActionsSettings, ConsumerSettings, RetrySettings
 from automations_common.ids import derived_id
 from automations_common.settings import GrpcSettings, NatsSettings
+from tests.support.grpc_typing import health_stub
 from tests.support.waiting import eventually
 
 
@@ -113,11 +114,11 @@ class Harness:
     events: list[event_pb2.Event] = field(default_factory=list)
 
     @property
-    def blocks(self) -> block_service_pb2_grpc.BlockServiceStub:
+    def blocks(self) -> block_service_pb2_grpc.BlockServiceAsyncStub:
         return block_service_pb2_grpc.BlockServiceStub(self.channel)
 
     @property
-    def runs(self) -> action_service_pb2_grpc.ActionServiceStub:
+    def runs(self) -> action_service_pb2_grpc.ActionServiceAsyncStub:
         return action_service_pb2_grpc.ActionServiceStub(self.channel)
 
     async def create_webhook_block(
@@ -181,7 +182,7 @@ class Harness:
         ]
 
     async def assert_serving(self) -> None:
-        health = health_pb2_grpc.HealthStub(self.channel)
+        health = health_stub(self.channel)
         reply = await health.Check(health_pb2.HealthCheckRequest())
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         await self.blocks.ListBlocks(block_service_pb2.ListBlocksRequest())

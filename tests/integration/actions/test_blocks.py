@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import grpc
@@ -35,18 +35,24 @@ def receiver() -> Iterator[HttpReceiver]:
     r.close()
 
 
-def webhook(name: str, url: str = SECRET_URL, **fields: object) -> block_pb2.Block:
+def webhook(
+    name: str, url: str = SECRET_URL, *, allow_private_urls: bool = False
+) -> block_pb2.Block:
     return block_pb2.Block(
         name=name,
         webhook=block_pb2.WebhookBlock(
-            url=url, method="POST", headers={"Authorization": "Bearer abc"}, verify=True, **fields
+            url=url,
+            method="POST",
+            headers={"Authorization": "Bearer abc"},
+            verify=True,
+            allow_private_urls=allow_private_urls,
         ),
     )
 
 
-async def expect_error(code: grpc.StatusCode, call: object) -> str:
+async def expect_error(code: grpc.StatusCode, call: Awaitable[object]) -> str:
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call  # type: ignore[misc]
+        await call
     assert info.value.code() == code, info.value.details()
     return str(info.value.details())
 

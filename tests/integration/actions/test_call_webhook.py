@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from automations.v1 import action_run_pb2, action_service_pb2, automation_pb2
@@ -68,8 +69,11 @@ async def test_webhook_gets_the_rendered_body_once_with_an_idempotency_key(
         assert run.result["status_code"] == 200
         assert len(run.attempts) == 1
         assert run.rendered_request["body"] == "demo.thing.42 demo.ping"
-        assert run.rendered_request["headers"]["X-Token"] == "********"
-        assert "/hook" not in run.rendered_request["url"]
+        headers, url = run.rendered_request["headers"], run.rendered_request["url"]
+        assert isinstance(headers, Struct)
+        assert isinstance(url, str)
+        assert headers["X-Token"] == "********"
+        assert "/hook" not in url
 
         await _events_arrive(actions, message.id, "executed")
         [triggered] = actions.events_named("prefect.automation.action.triggered", message.id)
@@ -194,7 +198,9 @@ async def test_template_problems_fail_the_action_without_sending(
     run = await actions.finished_run(message.id)
     assert run.state == FAILED
     assert run.reason.startswith("Template rendering failed")
-    assert problem in run.result["template_error"]
+    template_error = run.result["template_error"]
+    assert isinstance(template_error, str)
+    assert problem in template_error
     assert run.result["template_source"] == payload
     assert len(run.attempts) == 1
     await _events_arrive(actions, message.id, "failed")

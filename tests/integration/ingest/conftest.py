@@ -63,12 +63,14 @@ async def channel(ingest: IngestApp) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture
-def events_stub(channel: grpc.aio.Channel) -> events_service_pb2_grpc.EventsServiceStub:
+def events_stub(channel: grpc.aio.Channel) -> events_service_pb2_grpc.EventsServiceAsyncStub:
     return events_service_pb2_grpc.EventsServiceStub(channel)
 
 
 @pytest.fixture
-def webhooks_stub(channel: grpc.aio.Channel) -> webhook_service_pb2_grpc.WebhookServiceStub:
+def webhooks_stub(
+    channel: grpc.aio.Channel,
+) -> webhook_service_pb2_grpc.WebhookServiceAsyncStub:
     return webhook_service_pb2_grpc.WebhookServiceStub(channel)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import grpc
 import nats
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from automations.v1 import event_pb2, events_service_pb2, events_service_pb2_grpc
 from automations_common.devstack import NatsServer, free_port
@@ -16,6 +16,7 @@ from automations_common.settings import NatsSettings
 from automations_ingest.app import IngestApp
 from automations_ingest.settings import EventLimits
 from tests.integration.ingest.conftest import make_event
+from tests.support.grpc_typing import rich_status
 from tests.support.waiting import eventually
 
 
@@ -27,6 +28,7 @@ async def _stream_messages(app: IngestApp) -> list[event_pb2.Event]:
         messages = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             raw = await js.get_msg(app.streams.events_stream, seq)
+            assert raw.data is not None
             messages.append(event_pb2.Event.FromString(raw.data))
         return messages
     finally:
@@ -89,8 +91,9 @@ async def test_emitting_the_same_event_twice_keeps_one_stream_message_and_one_st
         reply = await events_stub.EmitEvents(events_service_pb2.EmitEventsRequest(events=[event]))
         assert list(reply.accepted_ids) == [event.id]
     assert [m.id for m in await _stream_messages(ingest)] == [event.id]
-    assert ingest.store is not None
-    stored = await eventually(lambda: ingest.store.get(event.id), what="the event is stored")
+    store = ingest.store
+    assert store is not None
+    stored = await eventually(lambda: store.get(event.id), what="the event is stored")
     assert stored.event == "demo.ping"
 
 
@@ -113,9 +116,9 @@ async def test_an_empty_batch_is_invalid_argument_and_the_service_keeps_serving(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await events_stub.EmitEvents(events_service_pb2.EmitEventsRequest())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(caught.value)
+    status = rich_status(caught.value)
     assert status is not None
-    violations = []
+    violations: list[str] = []
     for detail in status.details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
@@ -155,7 +158,7 @@ async def test_emit_event_stream_acknowledges_each_batch_in_order(
         ),
     ]
 
-    async def requests():
+    async def requests() -> AsyncIterator[events_service_pb2.EmitEventStreamRequest]:
         for batch in batches:
             yield batch
 

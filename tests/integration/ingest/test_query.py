@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from automations.v1 import event_filter_pb2 as f
-from automations.v1 import event_pb2
+from automations.v1 import event_pb2, events_service_pb2_grpc
 from automations.v1 import events_service_pb2 as pb
 from automations_ingest.counting import PIVOT
 from tests.integration.ingest.conftest import make_event
@@ -34,7 +34,7 @@ BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 @pytest.fixture
-async def stored(events_stub):
+async def stored(events_stub: events_service_pb2_grpc.EventsServiceAsyncStub) -> dict[str, str]:
     """Four events with distinct names, resources, related resources and payloads."""
     e1 = make_event(
         "demo.ping",

@@ -37,8 +37,9 @@ async def test_the_persister_stores_events_with_their_resources(
         payload={"n": 1},
     )
     await events_stub.EmitEvents(pb.EmitEventsRequest(events=[event]))
-    assert ingest.store is not None
-    stored = await eventually(lambda: ingest.store.get(event.id), what="the event is stored")
+    store = ingest.store
+    assert store is not None
+    stored = await eventually(lambda: store.get(event.id), what="the event is stored")
     assert stored.resource_id == "demo.thing.1"
     assert stored.payload == {"n": 1}
     assert stored.received is not None
@@ -143,11 +144,12 @@ async def test_an_event_the_database_refuses_does_not_block_the_others(
         )
     finally:
         await client.close()
-    assert ingest.store is not None
-    await eventually(lambda: ingest.store.get(good.id), what="the good event is stored")
+    store = ingest.store
+    assert store is not None
+    await eventually(lambda: store.get(good.id), what="the good event is stored")
     later = make_event()
     await events_stub.EmitEvents(pb.EmitEventsRequest(events=[later]))
-    await eventually(lambda: ingest.store.get(later.id), what="the persister goes on")
+    await eventually(lambda: store.get(later.id), what="the persister goes on")
 
 
 async def test_the_sqlite_fast_path_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:

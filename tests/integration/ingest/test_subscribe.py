@@ -43,7 +43,7 @@ class Tail:
             await self._task
 
 
-async def _stored(stub, count: int) -> None:
+async def _stored(stub: events_service_pb2_grpc.EventsServiceAsyncStub, count: int) -> None:
     async def check() -> bool:
         return (await stub.QueryEvents(pb.QueryEventsRequest())).total_size == count
 
@@ -102,6 +102,7 @@ async def test_a_slow_subscriber_is_told_it_fell_behind(start_ingest) -> None:
         marker = make_event("demo.marker")
         await stub.EmitEvents(pb.EmitEventsRequest(events=[marker]))
         first = await asyncio.wait_for(call.read(), 10)
+        assert isinstance(first, pb.SubscribeEventsResponse)  # not the end of the stream
         assert first.event.id == marker.id  # the live side is running
         burst = [make_event(f"demo.burst{i}") for i in range(200)]
         await stub.EmitEvents(pb.EmitEventsRequest(events=burst))
@@ -109,6 +110,7 @@ async def test_a_slow_subscriber_is_told_it_fell_behind(start_ingest) -> None:
         notices = 0
         while seen + skipped < len(burst):
             item = await asyncio.wait_for(call.read(), 10)
+            assert isinstance(item, pb.SubscribeEventsResponse)
             if item.HasField("fell_behind"):
                 notices += 1
                 skipped += item.fell_behind.skipped_count

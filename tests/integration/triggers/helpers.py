@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from automations.v1 import automation_pb2 as apb
 from automations.v1 import event_pb2 as epb
+from tests.support.grpc_typing import rich_status
 
 BLOCK_ID = "7d3c1e2a-1111-4a3c-9a55-2f4f0c3d9e10"
 
@@ -21,9 +21,24 @@ def spec(**labels: str) -> epb.ResourceSpecification:
 
 
 def event_trigger(
-    expect: list[str], match: dict[str, str] | None = None, **fields: object
+    expect: list[str],
+    match: dict[str, str] | None = None,
+    *,
+    after: list[str] | None = None,
+    for_each: list[str] | None = None,
+    posture: apb.Posture.ValueType = apb.POSTURE_UNSPECIFIED,
+    threshold: int = 0,
+    within: duration_pb2.Duration | None = None,
 ) -> apb.Trigger:
-    trigger = apb.EventTrigger(expect=expect, **fields)
+    """An EventTrigger; the keyword fields left out stay unset, as proto3 defaults."""
+    trigger = apb.EventTrigger(
+        expect=expect,
+        after=after,
+        for_each=for_each,
+        posture=posture,
+        threshold=threshold,
+        within=within,
+    )
     for key, value in (match or {}).items():
         trigger.match.labels[key].values.append(value)
     return apb.Trigger(event=trigger)
@@ -58,7 +73,7 @@ def woodchonk(name: str = "woodchonk", tags: list[str] | None = None) -> apb.Aut
 
 
 def field_violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
+    status = rich_status(error)
     assert status is not None, "no google.rpc status details"
     found: dict[str, str] = {}
     for detail in status.details:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from automations.v1 import automation_pb2 as apb
 from automations.v1 import automation_service_pb2 as pb
 from automations.v1 import automation_service_pb2_grpc as pb_grpc
 from automations_triggers.app import TriggersApp
+from tests.support.grpc_typing import health_stub
 
 from .helpers import event_trigger, field_violations, seconds, webhook, woodchonk
 
@@ -31,7 +32,7 @@ async def create(stub: Stub, automation: apb.Automation, **kwargs: bool) -> apb.
 
 async def test_health_is_serving(triggers_app: TriggersApp) -> None:
     async with grpc.aio.insecure_channel(triggers_app.grpc_address) as channel:
-        health: Any = health_pb2_grpc.HealthStub(channel)  # its stubs lack the async methods
+        health = health_stub(channel)
         for service in ("", "automations.v1.AutomationService"):
             answer = await health.Check(health_pb2.HealthCheckRequest(service=service))
             assert answer.status == health_pb2.HealthCheckResponse.SERVING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,7 +119,7 @@ async def test_a_sequence_fires_in_order_only(
     in_order = await create(stub, sequence("ordered"))
     reversed_ = await create(stub, sequence("reversed"))
     for automation in (in_order, reversed_):
-        await eventually(lambda a=automation: triggers_app.is_loaded(a.id), timeout=2)
+        await eventually(partial(triggers_app.is_loaded, automation.id), timeout=2)
 
     await emit(js, streams, ping("ordered.a", "seq.1"))
     await emit(js, streams, ping("ordered.b", "seq.1"))

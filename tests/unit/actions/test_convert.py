@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2
 from pydantic import SecretStr
@@ -156,7 +157,7 @@ def test_the_client_reads_an_unset_verify_as_true_and_sends_false_explicitly() -
 
 def test_payload_numbers_and_times_survive_the_fast_paths() -> None:
     occurred = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-    data = {
+    data: dict[str, Any] = {
         "id": "e1",
         "occurred": occurred.isoformat(),
         "event": "x.y",

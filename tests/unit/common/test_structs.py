@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
 
 from automations_common.structs import dict_to_struct, struct_to_dict
 
-PAYLOAD = {
+PAYLOAD: dict[str, Any] = {
     "text": "héllo",
     "whole": 3,
     "fraction": -2.5,
@@ -37,7 +38,7 @@ def test_numbers_json_cannot_carry_are_refused(number: float) -> None:
 
 
 def test_dict_to_struct_builds_what_struct_update_builds() -> None:
-    value = {
+    value: dict[str, Any] = {
         **PAYLOAD,
         "nested": {"labels": {"a": "b"}, "empty": {}, "none": [], "in_list": [{}, [], {"a": {}}]},
         "list": [1, "x", None, False, {"k": [1, {"deep": "er"}]}, [2, 3]],

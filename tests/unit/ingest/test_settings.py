@@ -9,7 +9,7 @@ from automations_ingest.settings import IngestSettings
 
 
 def test_defaults_match_make_run() -> None:
-    settings = IngestSettings(_env_file=None)  # type: ignore[call-arg]
+    settings = IngestSettings(_env_file=None)
     assert settings.grpc.port == 7471
     assert settings.http_port == 7480
     assert settings.limits.max_event_bytes == 1_500_000

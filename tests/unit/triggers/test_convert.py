@@ -9,11 +9,8 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from automations.v1 import automation_pb2 as apb
 from automations.v1 import event_pb2 as epb
-from automations_triggers.convert import (
-    automation_to_document,
-    document_to_automation,
-    to_timestamp,
-)
+from automations_common.timestamps import to_timestamp
+from automations_triggers.convert import automation_to_document, document_to_automation
 from automations_triggers.convert_events import event_from_model, event_to_model
 
 ID = "0b1f5c3e-8a55-4a3c-9a55-2f4f0c3d9e10"

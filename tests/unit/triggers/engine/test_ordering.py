@@ -143,7 +143,7 @@ def test_seen_events_persist_as_one_row_per_call_until_all_are_forgotten():
     ordering = CausalOrdering(seen_limit=3)
     for name in ["a", "b"]:
         ordering.admit(ev("x", 0, id=name), at(0))
-    store: dict[tuple[str, str], object] = {}
+    store: dict[tuple[str, str], StateRow] = {}
 
     def write() -> None:
         changes = ChangeLog()
