@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Protocol, cast
 
 import grpc
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
@@ -51,3 +51,13 @@ def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
     """The google.rpc.Status packed into the error's trailers, if any."""
     status: status_pb2.Status | None = rpc_status.from_call(cast(grpc.Call, error))
     return status
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str | None:
+    """The `google.rpc.ErrorInfo` reason among the error's details, if any."""
+    status = rich_status(error)
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
+    return None

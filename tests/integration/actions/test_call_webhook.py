@@ -21,6 +21,7 @@ from tests.integration.actions.harness import (
     triggered_action,
     webhook_action,
 )
+from tests.support.grpc_typing import error_reason
 from tests.support.receivers import HttpReceiver
 
 pytestmark = pytest.mark.timeout(60)
@@ -308,6 +309,7 @@ async def test_action_runs_are_listed_newest_first_with_filters_and_pages(
             action_service_pb2.GetActionRunRequest(id="00000000-0000-0000-0000-000000000000")
         )
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_reason(missing.value) == "ACTION_RUN_NOT_FOUND"
     with pytest.raises(grpc.aio.AioRpcError) as malformed:
         await actions.runs.ListActionRuns(request(automation_id="nope"))
     assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT

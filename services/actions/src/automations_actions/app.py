@@ -91,7 +91,7 @@ class ActionsApp:
 
     def __init__(self, settings: ActionsSettings) -> None:
         self.settings = settings
-        self.streams = Streams(settings.nats.namespace)
+        self.streams = Streams(settings.nats.namespace, settings.nats.stream_replicas)
         self.engine = create_engine(settings.database_url_for(SERVICE))
         sessions = session_factory(self.engine)
         self.transactions = Transactions(self.engine)

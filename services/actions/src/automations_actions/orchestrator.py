@@ -14,6 +14,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -231,7 +232,9 @@ class Orchestrator:
         return None
 
     async def read_variable(self, name: str) -> Any:
-        found = await self._json("GET", f"variables/name/{name}", missing=f"Variable {name!r}")
+        found = await self._json(
+            "GET", f"variables/name/{quote(name, safe='')}", missing=f"Variable {name!r}"
+        )
         return found.get("value") if isinstance(found, dict) else None
 
     # -- actions --------------------------------------------------------------------------
@@ -303,7 +306,7 @@ class Orchestrator:
             raise ActionFailed(f"Work pool {work_pool_id} not found", {"status_code": 404})
         await self._request(
             "PATCH",
-            f"work_pools/{pool['name']}",
+            f"work_pools/{quote(str(pool['name']), safe='')}",
             json={"is_paused": paused},
             missing=f"Work pool {work_pool_id}",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -53,16 +54,18 @@ async def connect(url: str, name: str, timeout_seconds: float = 10.0) -> NATS:
 
 
 async def ensure_streams(js: JetStreamContext, configs: Sequence[StreamConfig]) -> None:
-    """Create the streams, or bring existing ones to the given configuration."""
+    """Create the streams, or bring existing ones to the given configuration; the replicas
+    of an existing stream are kept when it has more (an operator may have raised them)."""
     for config in configs:
         assert config.name is not None
         try:
-            await js.stream_info(config.name)
+            info = await js.stream_info(config.name)
         except NotFoundError:
             await js.add_stream(config)
             log.info("created stream %s", config.name)
         else:
-            await js.update_stream(config)
+            replicas = max(config.num_replicas or 1, info.config.num_replicas or 1)
+            await js.update_stream(dataclasses.replace(config, num_replicas=replicas))
 
 
 class _Inline:

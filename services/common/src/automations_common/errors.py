@@ -60,7 +60,8 @@ class NotFound(ServiceError):
     reason = "NOT_FOUND"
 
     def __init__(self, kind: str, key: str, *, reason: str | None = None) -> None:
-        super().__init__(f"{kind} {key!r} not found", reason=reason or f"{kind.upper()}_NOT_FOUND")
+        default_reason = f"{kind.upper().replace(' ', '_')}_NOT_FOUND"
+        super().__init__(f"{kind} {key!r} not found", reason=reason or default_reason)
         self.kind = kind
         self.key = key
 

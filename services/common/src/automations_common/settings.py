@@ -23,6 +23,9 @@ class NatsSettings(BaseModel):
     # Prefix for stream and subject names, so several stacks can share one NATS.
     namespace: str = ""
     connect_timeout_seconds: float = 10.0
+    # Replicas of the streams this service creates: 3 on a JetStream cluster in
+    # production. An existing stream's replicas are never lowered.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
 
 
 class GrpcSettings(BaseModel):

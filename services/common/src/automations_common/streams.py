@@ -18,6 +18,7 @@ class Streams:
     """Stream and subject names under a namespace (empty in production)."""
 
     namespace: str = ""
+    replicas: int = 1
 
     def _stream(self, name: str) -> str:
         return f"{self.namespace.upper()}_{name}" if self.namespace else name
@@ -57,6 +58,7 @@ class Streams:
                 discard=DiscardPolicy.OLD,
                 max_age=7 * DAY_SECONDS,
                 duplicate_window=20 * 60.0,
+                num_replicas=self.replicas,
                 description="Every accepted event (automations.v1.Event)",
             ),
             StreamConfig(
@@ -67,6 +69,7 @@ class Streams:
                 discard=DiscardPolicy.OLD,
                 max_age=7 * DAY_SECONDS,
                 duplicate_window=20 * 60.0,
+                num_replicas=self.replicas,
                 description="Actions to carry out (automations.v1.TriggeredAction)",
             ),
         ]

@@ -50,7 +50,7 @@ class IngestApp:
 
     def __init__(self, settings: IngestSettings, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
-        self.streams = Streams(settings.nats.namespace)
+        self.streams = Streams(settings.nats.namespace, settings.nats.stream_replicas)
         self._clock = clock
         self._nats: NatsClient | None = None
         self._engine: AsyncEngine | None = None

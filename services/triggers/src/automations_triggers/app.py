@@ -45,7 +45,7 @@ class TriggersApp:
 
     def __init__(self, settings: TriggersSettings) -> None:
         self._settings = settings
-        self._streams = Streams(settings.nats.namespace)
+        self._streams = Streams(settings.nats.namespace, settings.nats.stream_replicas)
         self._engine = create_engine(settings.database_url_for(SERVICE))
         self._transactions = Transactions(self._engine)
         sessions = session_factory(self._engine)
