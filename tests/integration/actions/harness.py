@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 
 from automations.v1 import (
     action_run_pb2,
@@ -32,6 +33,7 @@ from automations_actions.app import ActionsApp, build
 from automations_actions.settings import ActionsSettings, ConsumerSettings, RetrySettings
 from automations_common.ids import derived_id
 from automations_common.settings import GrpcSettings, NatsSettings
+from automations_common.streams import Streams
 from tests.support.grpc_typing import health_stub
 from tests.support.waiting import eventually
 
@@ -186,6 +188,33 @@ class Harness:
         reply = await health.Check(health_pb2.HealthCheckRequest())
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         await self.blocks.ListBlocks(block_service_pb2.ListBlocksRequest())
+
+
+async def stored_events(nc: NatsClient, streams: Streams) -> list[event_pb2.Event]:
+    """What the EVENTS stream holds, in order: unlike a subscriber's copies, only what
+    JetStream accepted, and each duplicate it dropped counted once."""
+    js = nc.jetstream()
+    state = (await js.stream_info(streams.events_stream)).state
+    if not state.messages:
+        return []
+    events = []
+    for sequence in range(state.first_seq, state.last_seq + 1):
+        try:
+            message = await js.get_msg(streams.events_stream, sequence)
+        except NotFoundError:
+            continue
+        events.append(event_pb2.Event.FromString(message.data or b""))
+    return events
+
+
+def named(events: list[event_pb2.Event], name: str, action_id: str) -> list[event_pb2.Event]:
+    """The `prefect.automation.action.<name>` events of one action."""
+    return [
+        e
+        for e in events
+        if e.event == f"prefect.automation.action.{name}"
+        and e.payload.fields["invocation"].string_value == action_id
+    ]
 
 
 def actions_settings(

@@ -39,12 +39,24 @@ async def test_claim_stores_new_runs_and_returns_the_held_ones_unchanged(
         first, second = str(uuid.uuid4()), str(uuid.uuid4())
         assert await ledger.claim([running(first)]) == {}
 
-        done = replace(running(first), state=RunState.SUCCEEDED, finished=T0, result={"k": 1})
+        related = [
+            {"prefect.resource.id": "prefect.block-document.b", "prefect.resource.role": "block"}
+        ]
+        done = replace(
+            running(first),
+            state=RunState.SUCCEEDED,
+            finished=T0,
+            result={"k": 1},
+            resulting_related=related,
+        )
         await ledger.save([done])
         held = await ledger.claim([running(first), running(second)])
         assert list(held) == [first]
         assert held[first].state == RunState.SUCCEEDED  # a claim never overwrites
         assert held[first].result == {"k": 1}
+        # What its events are built from again when it is redelivered.
+        assert held[first].resulting_related == related
+        assert held[first].finished == T0
 
         stored = await ledger.get("default", second)
         assert stored is not None

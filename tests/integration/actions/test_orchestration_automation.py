@@ -138,3 +138,37 @@ async def test_unreachable_automation_service_is_transient() -> None:
             await automation_executors(control)["pause-automation"](invocation(action, None))
     finally:
         await control.aclose()
+
+
+async def test_an_automation_service_with_api_keys_needs_the_key() -> None:
+    servicer = Automations()  # type: ignore[abstract]
+    server = GrpcServer(
+        "127.0.0.1",
+        0,
+        [
+            lambda s: automation_service_pb2_grpc.add_AutomationServiceServicer_to_server(
+                servicer, s
+            )
+        ],
+        ["automations.v1.AutomationService"],
+        api_keys=["old-key", "new-key"],
+    )
+    await server.start()
+    await server.set_serving(True)
+    target = str(uuid.uuid4())
+    servicer.enabled[target] = True
+    action = {"type": "pause-automation", "source": "selected", "automation_id": target}
+    keyed = AutomationControl(server.address, api_key="new-key")
+    keyless = AutomationControl(server.address)
+    try:
+        with pytest.raises(ActionFailed, match=r"UNAUTHENTICATED.*authorization: Bearer") as failed:
+            await automation_executors(keyless)["pause-automation"](invocation(action, None))
+        assert not failed.value.transient  # retrying cannot help: the setting must change
+        assert servicer.enabled[target] is True
+
+        await automation_executors(keyed)["pause-automation"](invocation(action, None))
+        assert servicer.enabled[target] is False
+    finally:
+        await keyed.aclose()
+        await keyless.aclose()
+        await server.stop(0)

@@ -17,6 +17,7 @@ from automations.v1 import (
     block_pb2,
     block_service_pb2,
     block_service_pb2_grpc,
+    event_pb2,
 )
 from automations_common.devstack import (
     ManagedProcess,
@@ -26,7 +27,12 @@ from automations_common.devstack import (
     wait_for_health,
 )
 from automations_common.streams import Streams
-from tests.integration.actions.harness import triggered_action, webhook_action
+from tests.integration.actions.harness import (
+    named,
+    stored_events,
+    triggered_action,
+    webhook_action,
+)
 from tests.support.receivers import HttpReceiver
 from tests.support.waiting import eventually
 
@@ -113,6 +119,58 @@ async def test_sigkill_mid_batch_then_restart_sends_each_webhook_once_per_key(
         # Only actions in flight at the kill (8 sending, a few more being recorded) may
         # have been sent twice, and then with the same key.
         assert len(repeated) <= 16, counts
+    finally:
+        await channel.close()
+        await nc.drain()
+        process.stop()
+        receiver.close()
+    assert process.process is not None
+    assert process.process.returncode == 0, process.log_tail()
+
+
+async def test_sigkill_in_a_first_attempt_still_publishes_action_triggered_on_the_next(
+    nats_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """Attempt 1 dies waiting for the webhook, before any of its events are out; attempt 2,
+    after the restart, publishes action.triggered with action.executed, which follows it."""
+    receiver = HttpReceiver(delay_seconds=1.0)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    env = {
+        "ACTIONS_NATS__URL": nats_url,
+        "ACTIONS_NATS__NAMESPACE": namespace,
+        "ACTIONS_GRPC__PORT": str(port),
+        "ACTIONS_DATA_DIR": str(tmp_path),
+        "ACTIONS_CONSUMER__ACK_WAIT_SECONDS": "2",
+    }
+    streams = Streams(namespace)
+    process = await start(env, tmp_path / "actions.log", address)
+    nc = await nats.connect(nats_url)
+    channel = grpc.aio.insecure_channel(address)
+    try:
+        block_id = await webhook_block(channel, "first-attempt", receiver.url)
+        message = triggered_action(webhook_action(block_id, "again"))
+        await nc.jetstream().publish(
+            streams.actions_subject("default"),
+            message.SerializeToString(),
+            headers={"Nats-Msg-Id": message.id},
+        )
+        await receiver.wait_for(1)
+        process.kill()
+        assert named(await stored_events(nc, streams), "triggered", message.id) == []
+
+        process = await start(env, tmp_path / "actions.log", address)
+
+        async def executed() -> list[event_pb2.Event] | None:
+            events = await stored_events(nc, streams)
+            return events if named(events, "executed", message.id) else None
+
+        events = await eventually(executed, timeout=30, what="action.executed in EVENTS")
+        [triggered] = named(events, "triggered", message.id)
+        [done] = named(events, "executed", message.id)
+        assert done.follows == triggered.id
+        # The send that was cut off is repeated, with the same key.
+        assert [r.headers["Idempotency-Key"] for r in receiver.requests] == [message.id] * 2
     finally:
         await channel.close()
         await nc.drain()

@@ -1,4 +1,5 @@
-"""Dispatch decisions with an in-memory ledger and event sink: once, retries, give-ups."""
+"""Dispatch decisions with an in-memory ledger and event sink: once, retries, give-ups, and
+events that are published again until EVENTS takes them."""
 
 from __future__ import annotations
 
@@ -40,8 +41,12 @@ class MemoryLedger:
 @dataclass
 class MemorySink:
     events: list[OutgoingEvent] = field(default_factory=list)
+    # While set, every publish fails, as it does when NATS is away or the stream refuses.
+    refusing: bool = False
 
     async def emit(self, events: Sequence[OutgoingEvent]) -> None:
+        if self.refusing:
+            raise ConnectionError("EVENTS refused the batch")
         self.events.extend(events)
 
     def names(self) -> list[str]:
@@ -105,10 +110,12 @@ async def test_success_is_recorded_before_and_after_and_not_repeated() -> None:
     assert ledger.saves == [["a1:RUNNING"], ["a1:SUCCEEDED"]]
     assert sink.names() == ["triggered", "executed"]
     assert sink.events[1].event["payload"]["status_code"] == 200
-    # Redelivered after it finished: acked, not run, nothing emitted.
+    first = list(sink.events)
+    # Redelivered after it finished: not run; its events are published again, the same ones
+    # (same ids, which EVENTS deduplicates), since the first publish may not have landed.
     assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("ack")]
     assert executor.calls == 1
-    assert sink.names() == ["triggered", "executed"]
+    assert sink.events == first + first
 
 
 async def test_transient_failures_back_off_then_give_up() -> None:
@@ -126,7 +133,8 @@ async def test_transient_failures_back_off_then_give_up() -> None:
     assert run.reason == "gave up after 3 attempts: the webhook answered 503"
     assert [a.number for a in run.attempts] == [1, 2, 3]
     assert all(a.transient for a in run.attempts)
-    assert sink.names() == ["triggered", "failed"]
+    # action.triggered as attempt 1 ended, and again beside the outcome (same id).
+    assert sink.names() == ["triggered", "triggered", "failed"]
     assert sink.events[-1].event["payload"]["reason"] == run.reason
 
 
@@ -183,6 +191,9 @@ async def test_a_running_row_within_its_lease_waits_and_an_old_one_runs_again() 
     clock.now = T0 + timedelta(seconds=31)
     assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("ack")]
     assert [a.number for a in ledger.rows["a1"].attempts] == [1, 2]
+    # Attempt 1 stopped before publishing anything: attempt 2 publishes action.triggered too.
+    assert sink.names() == ["triggered", "executed"]
+    assert sink.events[1].event["follows"] == sink.events[0].event["id"]
 
 
 async def test_attempts_that_never_ended_are_given_up() -> None:
@@ -207,7 +218,7 @@ async def test_attempts_that_never_ended_are_given_up() -> None:
     assert executor.calls == 0
     assert ledger.rows["a1"].state == RunState.FAILED
     assert "did not finish" in ledger.rows["a1"].reason
-    assert sink.names() == ["failed"]
+    assert sink.names() == ["triggered", "failed"]
 
 
 async def test_duplicates_in_one_batch_run_once() -> None:
@@ -219,6 +230,75 @@ async def test_duplicates_in_one_batch_run_once() -> None:
     )
     assert verdicts == [Verdict("ack"), Verdict("ignore")]
     assert executor.calls == 1
+
+
+async def test_events_eventually_published_without_acting_again() -> None:
+    ledger, sink, clock = MemoryLedger(), MemorySink(refusing=True), Clock()
+    related = [
+        {"prefect.resource.id": "prefect.block-document.b1", "prefect.resource.role": "block"}
+    ]
+    executor = Scripted(ActionOutcome(result={"status_code": 200}, resulting_related=related))
+    d = dispatcher(executor, ledger, sink, clock)
+    # Done and recorded, but not acked: the redelivery is what publishes the events.
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("nak", 1.0)]
+    assert ledger.rows["a1"].state == RunState.SUCCEEDED
+    assert sink.events == []
+    # Still refused: naked again, for longer the longer it has been (within the policy).
+    clock.now += timedelta(seconds=1.2)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("nak", 1.2)]
+    clock.now += timedelta(seconds=5)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("nak", 1.5)]
+
+    sink.refusing = False
+    clock.now += timedelta(seconds=2)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("ack")]
+    assert executor.calls == 1
+    assert sink.names() == ["triggered", "executed"]
+    triggered, executed = (e.event for e in sink.events)
+    assert executed["follows"] == triggered["id"]
+    assert executed["related"][0] == related[0]
+    assert executed["payload"]["status_code"] == 200
+    assert executed["occurred"] == T0.isoformat()
+
+
+async def test_a_first_attempt_whose_events_were_refused_still_gets_action_triggered() -> None:
+    ledger, sink, clock = MemoryLedger(), MemorySink(refusing=True), Clock()
+    executor = Scripted(TransientFailure("the webhook answered 503"), ActionOutcome())
+    d = dispatcher(executor, ledger, sink, clock)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("nak", 1.0)]
+    assert sink.events == []
+    sink.refusing = False
+    clock.now += timedelta(seconds=1)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("ack")]
+    assert sink.names() == ["triggered", "executed"]
+
+
+async def test_a_give_up_whose_events_were_refused_publishes_them_on_redelivery() -> None:
+    ledger, sink, clock = MemoryLedger(), MemorySink(refusing=True), Clock(T0 + timedelta(hours=1))
+    ledger.rows["a1"] = ActionRun(
+        id="a1",
+        workspace="default",
+        automation_id="auto",
+        automation_name="n",
+        action_index=0,
+        action_type="test",
+        state=RunState.RUNNING,
+        firing_id="f1",
+        triggering_event_id="e1",
+        created=T0,
+        updated=T0,
+        attempts=[Attempt(n, T0) for n in (1, 2, 3)],
+    )
+    executor = Scripted(ActionOutcome())
+    d = dispatcher(executor, ledger, sink, clock)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("nak", 1.0)]
+    assert ledger.rows["a1"].state == RunState.FAILED
+    sink.refusing = False
+    clock.now += timedelta(seconds=1)
+    assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("ack")]
+    assert executor.calls == 0
+    assert sink.names() == ["triggered", "failed"]
+    assert sink.events[1].event["payload"]["reason"] == ledger.rows["a1"].reason
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:

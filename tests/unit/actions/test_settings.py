@@ -50,3 +50,16 @@ def test_orchestrator_credentials_ui_url_and_event_loop(monkeypatch: pytest.Monk
     assert settings.consumer.commit_linger_seconds == 0
     assert loop_factory("asyncio") is None
     assert loop_factory("uvloop") is not None
+
+
+def test_api_keys_and_the_key_sent_to_the_automations_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ActionsSettings().key_for_automations_api() == ""
+    monkeypatch.setenv("ACTIONS_API_KEYS", "current,previous")
+    settings = ActionsSettings()
+    assert settings.accepted_api_keys() == ("current", "previous")
+    # One key list for every service: the first key also opens the triggers service.
+    assert settings.key_for_automations_api() == "current"
+    monkeypatch.setenv("ACTIONS_AUTOMATIONS_API_KEY", "triggers-only")
+    assert ActionsSettings().key_for_automations_api() == "triggers-only"

@@ -2,6 +2,8 @@
 
 Event ids are derived from the action id, so a replayed attempt re-emits the same ids
 and JetStream's duplicate window and the event store's ON CONFLICT drop the copies.
+A finished run's events are built from its ledger row alone, so they can be published
+again, as often as needed, without acting again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from automations_actions.kinds.base import ActionInvocation
+from automations_actions.runs import ActionRun, RunState
 from automations_common.ids import derived_id
 
 # A triggered event follows the triggering event only when they are this close (Prefect 3.6.2).
@@ -125,3 +128,23 @@ def outcome_event(
             "follows": triggered_id or triggered_event_id(invocation),
         },
     )
+
+
+def finished_run_events(invocation: ActionInvocation, run: ActionRun) -> list[OutgoingEvent]:
+    """`action.triggered`, then the `action.executed` or `.failed` that follows it.
+
+    Both go out together every time: the triggered event of the first attempt may never
+    have been published (a crash, NATS away), and an outcome must not follow a missing one.
+    """
+    triggered = triggered_event(invocation, run.workspace)
+    outcome = outcome_event(
+        invocation,
+        run.workspace,
+        succeeded=run.state == RunState.SUCCEEDED,
+        occurred=run.finished or run.updated,
+        result=run.result,
+        resulting_related=run.resulting_related,
+        reason=run.reason,
+        triggered_id=str(triggered.event["id"]),
+    )
+    return [triggered, outcome]

@@ -108,7 +108,9 @@ class ActionsApp:
         )
         self.orchestrator = object_loader(settings)
         self.control = AutomationControl(
-            settings.automations_api_url, timeout_seconds=settings.http_timeout_seconds
+            settings.automations_api_url,
+            timeout_seconds=settings.http_timeout_seconds,
+            api_key=settings.key_for_automations_api(),
         )
         # One renderer (one compiled-template cache) for every executor.
         self.renderer = ContextRenderer(self.orchestrator, settings.ui_url)
@@ -133,6 +135,7 @@ class ActionsApp:
             ],
             service_names=SERVICE_NAMES,
             max_message_bytes=settings.grpc.max_message_bytes,
+            api_keys=settings.accepted_api_keys(),
         )
         self._nats: NatsClient | None = None
         self._consumer: ActionsConsumer | None = None
@@ -152,6 +155,7 @@ class ActionsApp:
             self.settings.nats.url,
             f"automations-{SERVICE}",
             self.settings.nats.connect_timeout_seconds,
+            on_connection_change=self._nats_connection_changed,
         )
         js = self._nats.jetstream()
         await broker.ensure_streams(js, self.streams.stream_configs())
@@ -171,6 +175,9 @@ class ActionsApp:
         await self._consumer.start()
         await self.grpc.set_serving(True)
         log.info("actions service serving on %s", self.grpc_address)
+
+    async def _nats_connection_changed(self, connected: bool) -> None:
+        await self.grpc.set_dependency_ready("nats", connected)
 
     async def stop(self) -> None:
         await self.grpc.set_serving(False)

@@ -13,7 +13,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from automations.v1 import stream_pb2
 from automations_actions.convert import AutomationJsons, invocation_from_proto
-from automations_actions.dispatch import Delivery, Dispatcher
+from automations_actions.dispatch import Delivery, Dispatcher, Verdict
 from automations_actions.settings import ConsumerSettings
 from automations_common.broker import acknowledge
 from automations_common.puller import BatchPuller
@@ -111,16 +111,23 @@ class ActionsConsumer:
                 verdicts = await self._dispatcher.dispatch(deliveries)
             except Exception:
                 log.exception("a batch of %d actions failed; it will be redelivered", len(messages))
-                for message in messages:
-                    await message.nak(delay=BATCH_FAILURE_DELAY_SECONDS)
-                return
-            pairs = list(zip(messages, verdicts, strict=True))
-            await acknowledge([message for message, verdict in pairs if verdict.kind == "ack"])
-            for message, verdict in pairs:
-                if verdict.kind == "nak":
-                    await message.nak(delay=verdict.delay)
+                verdicts = [Verdict("nak", BATCH_FAILURE_DELAY_SECONDS)] * len(messages)
+            await _settle(messages, verdicts)
         finally:
             self._batches.release()
+
+
+async def _settle(messages: list[Msg], verdicts: list[Verdict]) -> None:
+    """Ack or nak each message. NATS going away here must not end the consume loop: an
+    unsettled message is redelivered after ack_wait, and the ledger makes that harmless."""
+    pairs = list(zip(messages, verdicts, strict=True))
+    try:
+        await acknowledge([message for message, verdict in pairs if verdict.kind == "ack"])
+        for message, verdict in pairs:
+            if verdict.kind == "nak":
+                await message.nak(delay=verdict.delay)
+    except Exception as exc:
+        log.warning("settling %d actions failed (%r); they will be redelivered", len(pairs), exc)
 
 
 def _delivery(message: Msg, automations: AutomationJsons) -> Delivery:

@@ -1,9 +1,12 @@
 """Carries out a batch of delivered actions exactly once each, with the ledger as the record.
 
-Per action: a terminal ledger row means a redelivery (ack, skip); otherwise the attempt is
-written (RUNNING) before acting, the executor runs, and the row is made terminal
-(SUCCEEDED / FAILED) or RETRYING with a backoff delay until the attempts run out.
-Transport-free: the consumer turns verdicts into ack / nak.
+Per action: a terminal ledger row means a redelivery (publish its events again, do not
+act); otherwise the attempt is written (RUNNING) before acting, the executor runs, and the
+row is made terminal (SUCCEEDED / FAILED) or RETRYING with a backoff delay until the
+attempts run out. A finished action is acked only once its events are in EVENTS: until
+then it is naked, and its redelivery publishes them again from the terminal row, so no
+action event is lost to a crash or to NATS being away. Transport-free: the consumer turns
+verdicts into ack / nak.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ from typing import Generic, Protocol, TypeVar
 
 from automations_actions.action_events import (
     OutgoingEvent,
-    outcome_event,
+    finished_run_events,
     triggered_event,
-    triggered_event_id,
 )
 from automations_actions.kinds.base import (
     ActionFailed,
@@ -77,7 +79,6 @@ class _Work:
     run: ActionRun
     attempt: Attempt
     verdict: Verdict = ACK
-    events: list[OutgoingEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -129,7 +130,7 @@ class Dispatcher:
         _note_slow("claiming %d action runs", len(candidates), started)
         work: list[tuple[int, _Work]] = []
         updated: list[ActionRun] = []
-        events: list[OutgoingEvent] = []
+        finished: list[tuple[int, ActionInvocation, ActionRun]] = []
         for i, delivery, invocation, fresh in candidates:
             run = existing.get(invocation.action_id)
             if run is None:
@@ -137,7 +138,10 @@ class Dispatcher:
                 continue
             action_id = invocation.action_id
             if run.terminal:
-                log.info("action %s already %s; skipping the redelivery", action_id, run.state)
+                # Not acted on again; its events may never have reached EVENTS (that is why
+                # it came back, or the process stopped before publishing them).
+                log.info("action %s already %s; publishing its events again", action_id, run.state)
+                finished.append((i, invocation, run))
                 continue
             if run.state == RunState.RUNNING and run.attempts:
                 age = (now - run.attempts[-1].started).total_seconds()
@@ -153,7 +157,7 @@ class Dispatcher:
                     f"gave up after {len(run.attempts)} attempts that did not finish",
                 )
                 updated.append(run)
-                events.append(_failed_event(invocation, run, now))
+                finished.append((i, invocation, run))
                 continue
             run = _next_attempt(run, now)
             updated.append(run)
@@ -162,11 +166,12 @@ class Dispatcher:
         # being recorded (finished runs): on a busy disk a transaction can take 100s of ms,
         # and batches waiting for one each would fall behind.
         await self._writes.submit(updated, urgent=True)
-        await self._emit(events)
         for _, w in work:
             self._in_flight.add(w.invocation.action_id)
         try:
             async with asyncio.TaskGroup() as group:
+                if finished:
+                    group.create_task(self._publish_finished(finished, verdicts))
                 for _, w in work:
                     group.create_task(self._attempt(w))
         finally:
@@ -176,8 +181,20 @@ class Dispatcher:
             verdicts[i] = w.verdict
         return verdicts
 
+    async def _publish_finished(
+        self, finished: list[tuple[int, ActionInvocation, ActionRun]], verdicts: list[Verdict]
+    ) -> None:
+        """Publish the events of actions that had finished before (beside the new work, which
+        must not wait for NATS); ack them only once EVENTS took them."""
+        events = [
+            e for _, invocation, run in finished for e in finished_run_events(invocation, run)
+        ]
+        if not await self._published(events):
+            for i, _, run in finished:
+                verdicts[i] = self._publish_again_later(run)
+
     async def _attempt(self, w: _Work) -> None:
-        """Run one attempt, then record its end and emit its events.
+        """Run one attempt, then record its end and publish its events.
 
         Each end is recorded as it comes, sharing a transaction with the others finishing
         within `linger_seconds`, so the window in which a crash would repeat an already
@@ -185,7 +202,13 @@ class Dispatcher:
         """
         await self._carry_out(w)
         await self._writes.submit([w.run])
-        await self._emit(w.events)
+        if w.run.terminal:
+            if not await self._published(finished_run_events(w.invocation, w.run)):
+                w.verdict = self._publish_again_later(w.run)
+        elif w.attempt.number == 1:
+            # Retrying: let watchers see it was triggered. Should this publish fail, the
+            # outcome's publish carries the event again.
+            await self._published([triggered_event(w.invocation, w.run.workspace)])
 
     async def _carry_out(self, w: _Work) -> None:
         invocation = w.invocation
@@ -208,27 +231,13 @@ class Dispatcher:
         now = self.clock()
         attempt = replace(w.attempt, duration_seconds=round(time.monotonic() - started, 6))
         run = replace(w.run, attempts=[*w.run.attempts[:-1], attempt], updated=now)
-        triggered_id = triggered_event_id(invocation)
-        if attempt.number == 1:
-            w.events.append(triggered_event(invocation, run.workspace, triggered_id))
         if outcome is not None:
-            run = replace(
+            w.run = replace(
                 _finish(run, RunState.SUCCEEDED, now, ""),
                 result=outcome.result,
                 rendered_request=outcome.rendered_request,
+                resulting_related=outcome.resulting_related,
             )
-            w.events.append(
-                outcome_event(
-                    invocation,
-                    run.workspace,
-                    succeeded=True,
-                    occurred=now,
-                    result=outcome.result,
-                    resulting_related=outcome.resulting_related,
-                    triggered_id=triggered_id,
-                )
-            )
-            w.run = run
             return
         assert failure is not None
         attempt = replace(attempt, error=failure.reason, transient=failure.transient)
@@ -237,6 +246,7 @@ class Dispatcher:
             attempts=[*run.attempts[:-1], attempt],
             result=failure.result,
             rendered_request=failure.rendered_request,
+            resulting_related=failure.resulting_related,
             reason=failure.reason,
         )
         if failure.transient and attempt.number < self.retry.max_attempts:
@@ -254,31 +264,33 @@ class Dispatcher:
         reason = failure.reason
         if failure.transient:
             reason = f"gave up after {attempt.number} attempts: {failure.reason}"
-        run = _finish(run, RunState.FAILED, now, reason)
-        w.run = run
-        w.events.append(_failed_event(invocation, run, now, failure.resulting_related))
+        w.run = _finish(run, RunState.FAILED, now, reason)
 
     async def _save(self, runs: list[ActionRun]) -> None:
         started = time.monotonic()
         await self.ledger.save(runs)
         _note_slow("recording %d action runs", len(runs), started)
 
-    async def _emit(self, events: list[OutgoingEvent]) -> None:
-        """Publish with the events of other actions finishing now (never raises)."""
-        await self._events.submit(events)
+    async def _published(self, events: list[OutgoingEvent]) -> bool:
+        """Publish with the events of other actions finishing now; whether EVENTS took them."""
+        try:
+            await self._events.submit(events)
+        except Exception as exc:
+            log.warning("publishing %d action events failed (%s); will try again", len(events), exc)
+            return False
+        return True
 
     async def _emit_now(self, events: list[OutgoingEvent]) -> None:
-        for attempt in range(3):
-            started = time.monotonic()
-            try:
-                await self.events.emit(events)
-                _note_slow("publishing %d action events", len(events), started)
-                return
-            except Exception as exc:
-                # The ledger is the record; the events are deduplicated by id if re-sent.
-                log.warning("emitting %d action events failed (%s)", len(events), exc)
-                await asyncio.sleep(0.2 * (attempt + 1))
-        log.error("dropped %d action events after 3 tries", len(events))
+        started = time.monotonic()
+        await self.events.emit(events)
+        _note_slow("publishing %d action events", len(events), started)
+
+    def _publish_again_later(self, run: ActionRun) -> Verdict:
+        """Nak a finished action whose events were not published: its redelivery publishes
+        them again. The delay is the time since it finished, within the retry policy's
+        bounds, so it doubles from one redelivery to the next while EVENTS stays away."""
+        age = (self.clock() - (run.finished or run.updated)).total_seconds()
+        return Verdict("nak", min(self.retry.cap_seconds, max(self.retry.base_seconds, age)))
 
 
 class Coalescer(Generic[T]):
@@ -372,20 +384,3 @@ def _next_attempt(run: ActionRun, now: datetime) -> ActionRun:
 
 def _finish(run: ActionRun, state: RunState, now: datetime, reason: str) -> ActionRun:
     return replace(run, state=state, reason=reason, updated=now, finished=now)
-
-
-def _failed_event(
-    invocation: ActionInvocation,
-    run: ActionRun,
-    now: datetime,
-    resulting_related: list[dict[str, str]] | None = None,
-) -> OutgoingEvent:
-    return outcome_event(
-        invocation,
-        run.workspace,
-        succeeded=False,
-        occurred=now,
-        result=dict(run.result),
-        resulting_related=list(resulting_related or []),
-        reason=run.reason,
-    )

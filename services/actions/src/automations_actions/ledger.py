@@ -15,7 +15,16 @@ from automations_actions.tables import action_run, as_utc
 from automations_common.database import Transactions, upsert_insert
 
 # What a later save of the same run may change.
-_CHANGING = ("state", "attempts", "reason", "result", "rendered_request", "updated", "finished")
+_CHANGING = (
+    "state",
+    "attempts",
+    "reason",
+    "result",
+    "rendered_request",
+    "resulting_related",
+    "updated",
+    "finished",
+)
 
 
 class SqlLedger:
@@ -136,6 +145,7 @@ def _to_row(run: ActionRun) -> dict[str, Any]:
         "reason": run.reason,
         "result": run.result,
         "rendered_request": run.rendered_request,
+        "resulting_related": run.resulting_related,
         "created": run.created,
         "updated": run.updated,
         "finished": run.finished,
@@ -157,6 +167,7 @@ def _from_row(row: RowMapping) -> ActionRun:
         reason=row["reason"],
         result=dict(row["result"] or {}),
         rendered_request=row["rendered_request"],
+        resulting_related=list(row["resulting_related"] or []),
         created=as_utc(row["created"]),
         updated=as_utc(row["updated"]),
         finished=as_utc(row["finished"]) if row["finished"] is not None else None,

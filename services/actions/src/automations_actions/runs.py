@@ -69,6 +69,9 @@ class ActionRun:
     reason: str = ""
     result: dict[str, Any] = field(default_factory=dict)
     rendered_request: dict[str, Any] | None = None
+    # What the action acted on or created (role `target`, `flow-run`, `block`, ...): the
+    # outcome event's related resources, kept so that the event can be published again.
+    resulting_related: list[dict[str, str]] = field(default_factory=list)
     finished: datetime | None = None
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from automations_common.settings import DEFAULT_ACTIONS_PORT, GrpcSettings, ServiceSettings
@@ -45,6 +45,9 @@ class ActionsSettings(ServiceSettings):
     grpc: GrpcSettings = Field(default_factory=lambda: GrpcSettings(port=DEFAULT_ACTIONS_PORT))
     # The triggers service's AutomationService, for pause/resume-automation.
     automations_api_url: str = "127.0.0.1:7472"
+    # The API key sent to it (when triggers has TRIGGERS_API_KEYS). Empty: the first of
+    # ACTIONS_API_KEYS, which suits the usual set-up of one key list for every service.
+    automations_api_key: SecretStr = SecretStr("")
     # A Prefect-compatible REST API (`http://host:4200/api`); empty means orchestration
     # actions fail with a reason that says so.
     prefect_api_url: str = ""
@@ -65,6 +68,11 @@ class ActionsSettings(ServiceSettings):
     max_response_bytes: int = 1_000_000
     retry: RetrySettings = Field(default_factory=RetrySettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+
+    def key_for_automations_api(self) -> str:
+        """The API key for the triggers service's AutomationService; empty sends none."""
+        explicit = self.automations_api_key.get_secret_value().strip()
+        return explicit or next(iter(self.accepted_api_keys()), "")
 
     @field_validator("private_url_allowlist", mode="before")
     @classmethod

@@ -53,6 +53,8 @@ action_run = Table(
     Column("reason", Text, nullable=False),
     Column("result", JSON, nullable=False),
     Column("rendered_request", JSON, nullable=True),
+    # The outcome event's related resources (NULL in rows written before 0002).
+    Column("resulting_related", JSON, nullable=True),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
     Column("finished", DateTime(timezone=True), nullable=True),

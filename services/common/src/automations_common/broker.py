@@ -7,7 +7,7 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,20 +31,59 @@ _ACK_DUPLICATE = re.compile(rb'"duplicate":\s*true')
 _TOKEN = re.compile(r"\S+")
 
 
-async def connect(url: str, name: str, timeout_seconds: float = 10.0) -> NATS:
-    """Connect, retrying until `timeout_seconds`, then fail with a message that says where."""
+# Told False when the connection is lost (the client keeps reconnecting) or closed, and
+# True when it is back; health checking follows it.
+ConnectionListener = Callable[[bool], Awaitable[None]]
+
+
+async def connect(
+    url: str,
+    name: str,
+    timeout_seconds: float = 10.0,
+    on_connection_change: ConnectionListener | None = None,
+) -> NATS:
+    """Connect, retrying until `timeout_seconds`, then fail with a message that says where.
+
+    Once connected, the client reconnects by itself forever; `on_connection_change` hears
+    of each loss and each return.
+    """
     deadline = asyncio.get_running_loop().time() + timeout_seconds
     last_error: Exception | None = None
+    # Set once connected: a failed first attempt may call the callbacks too.
+    client: NATS | None = None
+
+    async def notify(up: bool) -> None:
+        if client is None or on_connection_change is None:
+            return
+        try:
+            await on_connection_change(up)
+        except Exception:  # never into nats-py's reconnect loop: it would stop reconnecting
+            log.exception("reporting the NATS connection's state failed")
+
+    async def disconnected() -> None:
+        if client is not None and client.is_closed:
+            log.info("closed the NATS connection to %s", url)
+        else:
+            log.warning("lost the NATS connection to %s; reconnecting", url)
+        await notify(False)
+
+    async def reconnected() -> None:
+        log.info("reconnected to NATS at %s", url)
+        await notify(True)
+
     while asyncio.get_running_loop().time() < deadline:
         try:
-            return await nats.connect(
+            client = await nats.connect(
                 url,
                 name=name,
                 connect_timeout=2,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 allow_reconnect=True,
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
             )
+            return client
         except Exception as exc:  # nats raises several unrelated types here
             last_error = exc
             await asyncio.sleep(0.25)

@@ -1,4 +1,5 @@
-"""gRPC server bootstrap: health, reflection, and the one place errors become statuses."""
+"""gRPC server bootstrap: health, reflection, API keys, and the one place errors become
+statuses."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from automations_common.api_keys import ApiKeyInterceptor, ApiKeys
 from automations_common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -151,10 +153,13 @@ Registrar = Callable[[grpc.aio.Server], None]
 
 
 class GrpcServer:
-    """An aio server with health checking, reflection and error mapping.
+    """An aio server with health checking, reflection, error mapping and, when `api_keys`
+    are given, a refusal of calls that do not carry one (health and reflection excepted).
 
-    Health starts NOT_SERVING; the service calls `set_serving(True)` once NATS and the
-    database are ready, and `set_serving(False)` first thing on shutdown.
+    Health starts NOT_SERVING. It reports SERVING while the service says it is ready
+    (`set_serving(True)` once NATS and the database are, `set_serving(False)` first thing on
+    shutdown) and no dependency is reported down (`set_dependency_ready`, e.g. from the
+    NATS connection's callbacks), so an orchestrator routes no calls to a cut-off replica.
     """
 
     def __init__(
@@ -164,9 +169,15 @@ class GrpcServer:
         registrars: Sequence[Registrar],
         service_names: Sequence[str],
         max_message_bytes: int = 64 * 1024 * 1024,
+        api_keys: Sequence[str] = (),
     ) -> None:
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if api_keys:
+            # Outermost: a refused call never reaches the error mapping or the servicer.
+            interceptors.append(ApiKeyInterceptor(ApiKeys(api_keys), ERROR_DOMAIN))
+        interceptors.append(ErrorInterceptor())
         self._server = grpc.aio.server(
-            interceptors=[ErrorInterceptor()],
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
@@ -176,6 +187,8 @@ class GrpcServer:
         for register in registrars:
             register(self._server)
         self._health = health.aio.HealthServicer()
+        self._ready = False
+        self._down: set[str] = set()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self._service_names = list(service_names)
         reflection.enable_server_reflection(
@@ -193,9 +206,22 @@ class GrpcServer:
         await self.set_serving(False)
 
     async def set_serving(self, serving: bool) -> None:
+        """Whether the service itself is ready (started and not shutting down)."""
+        self._ready = serving
+        await self._publish_health()
+
+    async def set_dependency_ready(self, dependency: str, ready: bool) -> None:
+        """Whether `dependency` (e.g. "nats") is reachable; health is NOT_SERVING while not."""
+        if ready:
+            self._down.discard(dependency)
+        else:
+            self._down.add(dependency)
+        await self._publish_health()
+
+    async def _publish_health(self) -> None:
         status = (
             health_pb2.HealthCheckResponse.SERVING
-            if serving
+            if self._ready and not self._down
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in ["", *self._service_names]:

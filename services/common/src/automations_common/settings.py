@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults match what `make run` starts. NATS is not on 4222 so that a system NATS
@@ -52,12 +52,37 @@ class ServiceSettings(BaseSettings):
     workspace: str = "default"
     # `uvloop` (when installed) or `asyncio`: the event loop the service runs on.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Keys a gRPC caller must send as `authorization: Bearer <key>`, comma-separated: add
+    # the new key, move the callers over, then drop the old one. Empty: no key is asked
+    # for. Health checking and reflection stay open; ingest's /hooks/{slug} has its own
+    # per-webhook secrets.
+    api_keys: SecretStr = SecretStr("")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_fit_in_a_header(cls, value: SecretStr) -> SecretStr:
+        # The message names no key: it ends up in logs.
+        for key in _split_keys(value):
+            if not key.isascii() or not key.isprintable() or " " in key:
+                raise ValueError(
+                    "an API key must be printable ASCII without spaces (it is sent in the "
+                    "`authorization` header); separate several keys with commas"
+                )
+        return value
+
+    def accepted_api_keys(self) -> tuple[str, ...]:
+        """The API keys gRPC callers may send; empty when no key is asked for."""
+        return _split_keys(self.api_keys)
 
     def database_url_for(self, service: str) -> str:
         """The configured database URL, or the embedded SQLite default for `service`."""
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+def _split_keys(value: SecretStr) -> tuple[str, ...]:
+    return tuple(key.strip() for key in value.get_secret_value().split(",") if key.strip())
 
 
 def describe_settings(settings_class: type[BaseSettings], env_prefix: str) -> str:

@@ -82,7 +82,10 @@ class IngestApp:
     async def start(self) -> None:
         settings = self.settings
         self._nats = await connect(
-            settings.nats.url, "automations-ingest", settings.nats.connect_timeout_seconds
+            settings.nats.url,
+            "automations-ingest",
+            settings.nats.connect_timeout_seconds,
+            on_connection_change=self._nats_connection_changed,
         )
         await ensure_streams(self._nats.jetstream(), self.streams.stream_configs())
         self._engine = create_engine(settings.database_url_for("ingest"))
@@ -124,6 +127,7 @@ class IngestApp:
             registrars=registrars,
             service_names=[EVENTS_SERVICE, WEBHOOK_SERVICE] if registrars else [],
             max_message_bytes=settings.grpc.max_message_bytes,
+            api_keys=settings.accepted_api_keys(),
         )
         await self._grpc.start()
         if self._http is not None:
@@ -132,6 +136,8 @@ class IngestApp:
             self._background = asyncio.create_task(self._run_background(self.store))
         if self._bridge is not None:
             await self._bridge.start()
+        # The server did not exist yet when a loss during start-up was reported.
+        await self._grpc.set_dependency_ready("nats", self._nats.is_connected)
         await self._grpc.set_serving(True)
         log.info(
             "ingest (role %s) serving gRPC on %s%s%s",
@@ -140,6 +146,10 @@ class IngestApp:
             f", webhooks on {self._http.url}/hooks/<slug>" if self._http else "",
             "" if settings.stores_events else "; events are stored by a persister process",
         )
+
+    async def _nats_connection_changed(self, connected: bool) -> None:
+        if self._grpc is not None:
+            await self._grpc.set_dependency_ready("nats", connected)
 
     def _api_registrars(
         self, engine: AsyncEngine, publisher: EventPublisher, webhooks: WebhookStore

@@ -25,6 +25,7 @@ from automations_triggers.automations import Automations
 from automations_triggers.changes import NatsChangeNotifier, subscribe_changes
 from automations_triggers.consumer import EventConsumer
 from automations_triggers.grpc_api import SERVICE_NAME, AutomationServicer
+from automations_triggers.lifecycle_events import LifecycleOutbox
 from automations_triggers.loaded import LoadedAutomations
 from automations_triggers.reloader import Reloader
 from automations_triggers.runner import EngineRunner
@@ -49,11 +50,18 @@ class TriggersApp:
         self._engine = create_engine(settings.database_url_for(SERVICE))
         self._transactions = Transactions(self._engine)
         sessions = session_factory(self._engine)
-        self._store = AutomationStore(sessions, settings.workspace)
+        self._shard = Shard(settings.shard_index, settings.shard_count)
+        # Lifecycle events share the engine's outbox; its runner (made below) publishes them.
+        lifecycle = LifecycleOutbox(
+            self._streams.events_subject(settings.workspace),
+            self._shard.state_scope(settings.workspace),
+            lambda messages: self._runner.publish_committed(messages),
+        )
+        self._store = AutomationStore(sessions, settings.workspace, lifecycle.row)
         self._notifier = NatsChangeNotifier(
             self._streams.automation_changes_subject(settings.workspace), settings.workspace
         )
-        automations = Automations(self._store, self._notifier, settings.workspace)
+        automations = Automations(self._store, self._notifier, lifecycle, settings.workspace)
         servicer = AutomationServicer(automations)
         self._server = GrpcServer(
             settings.grpc.host,
@@ -61,8 +69,8 @@ class TriggersApp:
             registrars=[lambda s: pb_grpc.add_AutomationServiceServicer_to_server(servicer, s)],
             service_names=[SERVICE_NAME],
             max_message_bytes=settings.grpc.max_message_bytes,
+            api_keys=settings.accepted_api_keys(),
         )
-        self._shard = Shard(settings.shard_index, settings.shard_count)
         self._runner = EngineRunner(
             EngineStateStore(self._transactions, self._shard.state_scope(settings.workspace)),
             LoadedAutomations(self._shard.owns),
@@ -96,7 +104,10 @@ class TriggersApp:
         settings = self._settings
         await migrate(self._engine, MIGRATIONS, VERSION_TABLE)
         self._nats = await connect(
-            settings.nats.url, "automations-triggers", settings.nats.connect_timeout_seconds
+            settings.nats.url,
+            "automations-triggers",
+            settings.nats.connect_timeout_seconds,
+            on_connection_change=self._nats_connection_changed,
         )
         self._notifier.attach(self._nats)
         js = self._nats.jetstream()
@@ -125,6 +136,9 @@ class TriggersApp:
         await self._server.set_serving(True)
         log.info("triggers serving on %s", self.grpc_address)
 
+    async def _nats_connection_changed(self, connected: bool) -> None:
+        await self._server.set_dependency_ready("nats", connected)
+
     async def _run_background(self, consumer: EventConsumer) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(consumer.run())
@@ -143,10 +157,11 @@ class TriggersApp:
             self._background.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._background
-        # Stored messages leave the outbox now, not with a commit that will not come.
+        await self._server.stop(self._settings.grpc.shutdown_grace_seconds)
+        # Stored messages leave the outbox now, not with a commit that will not come (after
+        # the server: requests finishing in its grace period publish lifecycle events).
         with contextlib.suppress(Exception):
             await self._runner.clear_stored()
-        await self._server.stop(self._settings.grpc.shutdown_grace_seconds)
         if self._changes is not None:
             with contextlib.suppress(Exception):
                 await self._changes.unsubscribe()

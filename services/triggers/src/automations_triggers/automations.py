@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from automations_common.errors import InvalidArgument, NotFound
-from automations_common.ids import new_id, parse_uuid
+from automations_common.ids import derived_id, new_id, parse_uuid
 from automations_common.paging import clamp_page_size, decode_page_token, encode_page_token
 from automations_triggers.documents import (
     MUTABLE_FIELDS,
@@ -22,13 +23,34 @@ DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 200
 
 
-class Repository(Protocol):
-    """Where automations are kept (store.AutomationStore)."""
+@dataclass(frozen=True)
+class LifecycleEvent:
+    """`prefect.automation.created|updated|deleted` for one change (reference §6.6): the
+    repository commits it to the outbox with the change itself, so it is never lost."""
 
-    async def insert(self, doc: AutomationDocument) -> None: ...
-    async def replace(self, doc: AutomationDocument) -> bool: ...
+    kind: str  # created, updated or deleted
+    automation: AutomationDocument  # as it is after the change (before it, when deleted)
+    occurred: datetime  # the time of the change
+
+    @property
+    def name(self) -> str:
+        return f"prefect.automation.{self.kind}"
+
+    @property
+    def id(self) -> str:
+        # Derived, so a message replayed from the outbox is the same event (and JetStream
+        # drops the copy); every change has its own time, as updates are strictly ordered.
+        return derived_id(self.automation.id, self.kind, self.occurred.isoformat())
+
+
+class Repository(Protocol):
+    """Where automations are kept (store.AutomationStore); every write commits its
+    lifecycle event to the outbox in the same transaction."""
+
+    async def insert(self, doc: AutomationDocument, event: LifecycleEvent) -> None: ...
+    async def replace(self, doc: AutomationDocument, event: LifecycleEvent) -> bool: ...
     async def get(self, automation_id: str) -> AutomationDocument | None: ...
-    async def delete(self, automation_id: str) -> bool: ...
+    async def delete(self, automation_id: str, event: LifecycleEvent) -> bool: ...
     async def list_page(
         self, where: ListFilter, page_size: int, after: dict[str, Any] | None
     ) -> tuple[list[AutomationDocument], dict[str, Any] | None]: ...
@@ -41,6 +63,13 @@ class ChangeNotifier(Protocol):
     """Tells evaluators to reload an automation (`created`, `updated` or `deleted`)."""
 
     async def changed(self, automation_id: str, kind: str) -> None: ...
+
+
+class LifecyclePublisher(Protocol):
+    """Publishes a lifecycle event already committed to the outbox. Never raises: what
+    it cannot publish now stays in the outbox and goes out later."""
+
+    async def publish(self, event: LifecycleEvent) -> None: ...
 
 
 def _utc_now() -> datetime:
@@ -63,12 +92,14 @@ class Automations:
         self,
         repository: Repository,
         notifier: ChangeNotifier,
+        events: LifecyclePublisher,
         workspace: str = "default",
         clock: Callable[[], datetime] = _utc_now,
         make_id: Callable[[], str] = new_id,
     ) -> None:
         self._repository = repository
         self._notifier = notifier
+        self._events = events
         self._workspace = workspace
         self._clock = clock
         self._make_id = make_id
@@ -88,9 +119,15 @@ class Automations:
         doc = dataclasses.replace(doc, id=self._make_id(), created=now, updated=now)
         if validate_only:
             return doc
-        await self._repository.insert(doc)
-        await self._notifier.changed(doc.id, "created")
+        event = LifecycleEvent("created", doc, now)
+        await self._repository.insert(doc, event)
+        await self._announce(event)
         return doc
+
+    async def _announce(self, event: LifecycleEvent) -> None:
+        """After the commit: the reload hint to evaluators, then the lifecycle event."""
+        await self._notifier.changed(event.automation.id, event.kind)
+        await self._events.publish(event)
 
     async def get(self, automation_id: str, field: str = "id") -> AutomationDocument:
         key = parse_uuid(automation_id, field)
@@ -129,11 +166,17 @@ class Automations:
         if "trigger" not in paths and current.trigger is not None:
             # The trigger did not change: keep its ids, and with them its state.
             merged.trigger = current.trigger
-        merged.updated = self._next_update_time(current)
-        if not await self._repository.replace(merged):
+        return await self._replace(current, merged)
+
+    async def _replace(
+        self, current: AutomationDocument, changed: AutomationDocument
+    ) -> AutomationDocument:
+        changed.updated = self._next_update_time(current)
+        event = LifecycleEvent("updated", changed, changed.updated)
+        if not await self._repository.replace(changed, event):
             raise NotFound("automation", current.id)
-        await self._notifier.changed(merged.id, "updated")
-        return merged
+        await self._announce(event)
+        return changed
 
     def _next_update_time(self, current: AutomationDocument) -> datetime:
         # Strictly later than the last update, so the reconcile signature always moves.
@@ -150,17 +193,16 @@ class Automations:
             # Match-all was accepted (or refused) when the trigger was saved; the loop
             # rules depend on `enabled`, so they are checked again here.
             validate_automation(changed, allow_match_all=True)
-        changed.updated = self._next_update_time(current)
-        if not await self._repository.replace(changed):
-            raise NotFound("automation", current.id)
-        await self._notifier.changed(changed.id, "updated")
-        return changed
+        # An update like any other, as Prefect's PATCH is (reference §8.1): `updated` event.
+        return await self._replace(current, changed)
 
     async def delete(self, automation_id: str) -> None:
-        key = parse_uuid(automation_id)
-        if not await self._repository.delete(key):
-            raise NotFound("automation", key)
-        await self._notifier.changed(key, "deleted")
+        # Read first: the deleted event carries the automation (as Prefect's does).
+        current = await self.get(automation_id)
+        event = LifecycleEvent("deleted", current, self._clock())
+        if not await self._repository.delete(current.id, event):
+            raise NotFound("automation", current.id)
+        await self._announce(event)
 
     async def count(self, enabled: bool | None = None) -> int:
         return await self._repository.count(enabled)
@@ -174,6 +216,7 @@ class Automations:
         if not resource_id:
             raise InvalidArgument.for_field("resource_id", "is required")
         deleted = await self._repository.delete_owned(resource_id, self._clock())
+        # Reload hints only: Prefect emits no lifecycle events for this bulk delete (§6.6).
         for automation_id in deleted:
             await self._notifier.changed(automation_id, "deleted")
         return len(deleted)

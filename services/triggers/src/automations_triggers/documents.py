@@ -59,6 +59,23 @@ class AutomationDocument:
     created: datetime | None = None
     updated: datetime | None = None
 
+    def to_prefect_json(self) -> JsonDict:
+        """The automation as Prefect's API returns it (reference §8.1): no owner, no
+        workspace. It is the payload of the `prefect.automation.*` lifecycle events."""
+        return {
+            "id": self.id,
+            "created": self.created.isoformat() if self.created else None,
+            "updated": self.updated.isoformat() if self.updated else None,
+            "name": self.name,
+            "description": self.description,
+            "enabled": self.enabled,
+            "tags": list(self.tags),
+            "trigger": self.trigger,
+            "actions": list(self.actions),
+            "actions_on_trigger": list(self.actions_on_trigger),
+            "actions_on_resolve": list(self.actions_on_resolve),
+        }
+
     def all_actions(self) -> list[tuple[str, JsonDict]]:
         """(group, action) through actions + actions_on_trigger + actions_on_resolve;
         the position in this list is the action index of a TriggeredAction."""

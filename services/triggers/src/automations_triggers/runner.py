@@ -143,6 +143,15 @@ class EngineRunner:
                 if self._inflight.pop(message.msg_id, None) is not None:
                     self._pending[message.msg_id] = message
 
+    async def publish_committed(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publish messages another transaction put in this runner's outbox (the API's
+        automation lifecycle events). They leave it like the engine's own; if publishing
+        fails (raised here too) they wait for the next publisher, as failed firings do."""
+        taken = list(messages)
+        for message in taken:
+            self._inflight[message.msg_id] = message
+        await self._publish_taken(taken)
+
     def _take_pending(self) -> list[OutgoingMessage]:
         taken = list(self._pending.values())
         self._inflight.update(self._pending)
@@ -187,6 +196,12 @@ class EngineRunner:
                         # batches keep coming (each one wakes this loop) they leave with the
                         # next batch's transaction instead of costing one of their own.
                         await self._idle_clear()
+                        # And messages that failed to publish are tried again, not only
+                        # when the next batch or deadline comes.
+                        async with self._lock:
+                            retry = self._take_pending()
+                        if retry:
+                            publishing.append(asyncio.create_task(self._publish_taken(retry)))
                 if self._stopping.is_set():
                     return
                 deadline = self._engine.next_deadline()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,8 +10,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from automations_triggers.automations import LifecycleEvent
 from automations_triggers.documents import AutomationDocument, ListFilter, related_resources
-from automations_triggers.tables import automation, automation_related_resource, automation_tag
+from automations_triggers.tables import (
+    automation,
+    automation_related_resource,
+    automation_tag,
+    outbox,
+)
+
+# The `trigger_outbox` row that carries a lifecycle event (lifecycle_events.LifecycleOutbox).
+OutboxRow = Callable[[LifecycleEvent], dict[str, Any]]
 
 # Sort orders: (column, descending).
 ORDERS: dict[str, tuple[sa.Column[Any], bool]] = {
@@ -68,16 +77,20 @@ def _values(doc: AutomationDocument) -> dict[str, Any]:
 
 
 class AutomationStore:
-    """CRUD of one workspace's automations; every call is its own transaction."""
+    """CRUD of one workspace's automations; every call is its own transaction, and every
+    insert, replace and delete writes its lifecycle event to the outbox in it."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], workspace: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], workspace: str, outbox_row: OutboxRow
+    ) -> None:
         self._sessions = sessions
         self._workspace = workspace
+        self._outbox_row = outbox_row
 
     def _mine(self) -> sa.ColumnElement[bool]:
         return automation.c.workspace == self._workspace
 
-    async def insert(self, doc: AutomationDocument) -> None:
+    async def insert(self, doc: AutomationDocument, event: LifecycleEvent) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
                 automation.insert().values(
@@ -89,8 +102,9 @@ class AutomationStore:
                 )
             )
             await self._sync_children(session, doc)
+            await session.execute(outbox.insert().values(self._outbox_row(event)))
 
-    async def replace(self, doc: AutomationDocument) -> bool:
+    async def replace(self, doc: AutomationDocument, event: LifecycleEvent) -> bool:
         """Overwrite the mutable fields; False if the automation is gone."""
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -101,6 +115,7 @@ class AutomationStore:
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 return False
             await self._sync_children(session, doc)
+            await session.execute(outbox.insert().values(self._outbox_row(event)))
             return True
 
     async def _sync_children(self, session: AsyncSession, doc: AutomationDocument) -> None:
@@ -142,12 +157,15 @@ class AutomationStore:
             ).first()
         return None if row is None else _to_document(row)
 
-    async def delete(self, automation_id: str) -> bool:
+    async def delete(self, automation_id: str, event: LifecycleEvent) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 automation.delete().where(self._mine(), automation.c.id == automation_id)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            await session.execute(outbox.insert().values(self._outbox_row(event)))
+            return True
 
     async def list_page(
         self, where: ListFilter, page_size: int, after: dict[str, Any] | None
