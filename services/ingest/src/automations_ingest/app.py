@@ -93,34 +93,7 @@ class IngestApp:
         self._transactions = Transactions(self._engine)
         self.store = EventStore(self._transactions)
 
-        registrars: list[Registrar] = []
-        if settings.serves_api:
-            publisher = EventPublisher(
-                JetStreamPublisher(self._nats),
-                self.streams,
-                settings.workspace,
-                settings.limits,
-                self._clock,
-                settings.publish_timeout_seconds,
-            )
-            key = settings.secret_key.get_secret_value() or await asyncio.to_thread(
-                load_or_create_key_file, settings.data_dir, KEY_FILE_NAME
-            )
-            webhooks = WebhookStore(
-                self._engine, settings.workspace, SecretBox.from_setting(key, "INGEST_SECRET_KEY")
-            )
-            registrars = self._api_registrars(self._engine, publisher, webhooks)
-            if settings.http_enabled:
-                self._http = WebhookHttpServer(
-                    webhooks,
-                    publisher,
-                    settings.limits,
-                    self._clock,
-                    settings.http_host,
-                    settings.http_port,
-                )
-            if settings.prefect_bridge.url:
-                self._bridge = self._prefect_bridge(publisher, self._engine)
+        registrars = await self._build_api(self._engine) if settings.serves_api else []
         self._grpc = GrpcServer(
             settings.grpc.host,
             settings.grpc.port,
@@ -150,6 +123,39 @@ class IngestApp:
     async def _nats_connection_changed(self, connected: bool) -> None:
         if self._grpc is not None:
             await self._grpc.set_dependency_ready("nats", connected)
+
+    async def _build_api(self, engine: AsyncEngine) -> list[Registrar]:
+        """EventsService and WebhookService; the webhook endpoint and the Prefect bridge are
+        built here too and started with the rest."""
+        assert self._nats is not None
+        settings = self.settings
+        publisher = EventPublisher(
+            JetStreamPublisher(self._nats),
+            self.streams,
+            settings.workspace,
+            settings.limits,
+            self._clock,
+            settings.publish_timeout_seconds,
+        )
+        key = settings.secret_key.get_secret_value() or await asyncio.to_thread(
+            load_or_create_key_file, settings.data_dir, KEY_FILE_NAME
+        )
+        webhooks = WebhookStore(
+            engine, settings.workspace, SecretBox.from_setting(key, "INGEST_SECRET_KEY")
+        )
+        registrars = self._api_registrars(engine, publisher, webhooks)
+        if settings.http_enabled:
+            self._http = WebhookHttpServer(
+                webhooks,
+                publisher,
+                settings.limits,
+                self._clock,
+                settings.http_host,
+                settings.http_port,
+            )
+        if settings.prefect_bridge.url:
+            self._bridge = self._prefect_bridge(publisher, engine)
+        return registrars
 
     def _api_registrars(
         self, engine: AsyncEngine, publisher: EventPublisher, webhooks: WebhookStore
