@@ -40,6 +40,21 @@ pytestmark = pytest.mark.timeout(90)
 ACTIONS = 60
 
 
+def service_env(
+    nats_url: str, namespace: str, data_dir: Path, **extra: str
+) -> tuple[str, dict[str, str]]:
+    """The address an actions process will serve on, and its environment."""
+    port = free_port()
+    env = {
+        "ACTIONS_NATS__URL": nats_url,
+        "ACTIONS_NATS__NAMESPACE": namespace,
+        "ACTIONS_GRPC__PORT": str(port),
+        "ACTIONS_DATA_DIR": str(data_dir),
+        **extra,
+    }
+    return f"127.0.0.1:{port}", env
+
+
 async def start(env: dict[str, str], log: Path, address: str) -> ManagedProcess:
     process = service_process("actions", env, log)
     process.start()
@@ -66,18 +81,15 @@ async def test_sigkill_mid_batch_then_restart_sends_each_webhook_once_per_key(
     nats_url: str, namespace: str, tmp_path: Path
 ) -> None:
     receiver = HttpReceiver(delay_seconds=0.1)
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {
-        "ACTIONS_NATS__URL": nats_url,
-        "ACTIONS_NATS__NAMESPACE": namespace,
-        "ACTIONS_GRPC__PORT": str(port),
-        "ACTIONS_DATA_DIR": str(tmp_path),
+    address, env = service_env(
+        nats_url,
+        namespace,
+        tmp_path,
         # Redelivery after the crash comes after ack_wait; keep the test short.
-        "ACTIONS_CONSUMER__ACK_WAIT_SECONDS": "2",
-        "ACTIONS_CONSUMER__CONCURRENCY": "8",
-        "ACTIONS_CONSUMER__BATCH_SIZE": "8",
-    }
+        ACTIONS_CONSUMER__ACK_WAIT_SECONDS="2",
+        ACTIONS_CONSUMER__CONCURRENCY="8",
+        ACTIONS_CONSUMER__BATCH_SIZE="8",
+    )
     process = await start(env, tmp_path / "actions.log", address)
     nc = await nats.connect(nats_url)
     channel = grpc.aio.insecure_channel(address)
@@ -134,15 +146,9 @@ async def test_sigkill_in_a_first_attempt_still_publishes_action_triggered_on_th
     """Attempt 1 dies waiting for the webhook, before any of its events are out; attempt 2,
     after the restart, publishes action.triggered with action.executed, which follows it."""
     receiver = HttpReceiver(delay_seconds=1.0)
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {
-        "ACTIONS_NATS__URL": nats_url,
-        "ACTIONS_NATS__NAMESPACE": namespace,
-        "ACTIONS_GRPC__PORT": str(port),
-        "ACTIONS_DATA_DIR": str(tmp_path),
-        "ACTIONS_CONSUMER__ACK_WAIT_SECONDS": "2",
-    }
+    address, env = service_env(
+        nats_url, namespace, tmp_path, ACTIONS_CONSUMER__ACK_WAIT_SECONDS="2"
+    )
     streams = Streams(namespace)
     process = await start(env, tmp_path / "actions.log", address)
     nc = await nats.connect(nats_url)
@@ -187,14 +193,7 @@ async def test_losing_nats_mid_run_is_waited_out_and_no_action_is_lost(tmp_path:
     broker = NatsServer(free_port(), tmp_path / "nats", tmp_path / "nats.log")
     broker.start()
     broker.wait_ready()
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {
-        "ACTIONS_NATS__URL": broker.url,
-        "ACTIONS_NATS__NAMESPACE": "lost",
-        "ACTIONS_GRPC__PORT": str(port),
-        "ACTIONS_DATA_DIR": str(tmp_path),
-    }
+    address, env = service_env(broker.url, "lost", tmp_path)
     process = await start(env, tmp_path / "actions.log", address)
     channel = grpc.aio.insecure_channel(address)
     try:

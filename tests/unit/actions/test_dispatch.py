@@ -167,9 +167,9 @@ async def test_an_executor_bug_is_retried_not_fatal() -> None:
     assert ledger.rows["a1"].state == RunState.SUCCEEDED
 
 
-async def test_a_running_row_within_its_lease_waits_and_an_old_one_runs_again() -> None:
-    ledger, sink, clock = MemoryLedger(), MemorySink(), Clock()
-    ledger.rows["a1"] = ActionRun(
+def running_row(*attempts: Attempt) -> ActionRun:
+    """Action a1 as a process left it: RUNNING, with these attempts begun at T0."""
+    return ActionRun(
         id="a1",
         workspace="default",
         automation_id="auto",
@@ -181,8 +181,13 @@ async def test_a_running_row_within_its_lease_waits_and_an_old_one_runs_again() 
         triggering_event_id="e1",
         created=T0,
         updated=T0,
-        attempts=[Attempt(1, T0)],
+        attempts=list(attempts),
     )
+
+
+async def test_a_running_row_within_its_lease_waits_and_an_old_one_runs_again() -> None:
+    ledger, sink, clock = MemoryLedger(), MemorySink(), Clock()
+    ledger.rows["a1"] = running_row(Attempt(1, T0))
     executor = Scripted(ActionOutcome())
     d = dispatcher(executor, ledger, sink, clock)
     clock.now = T0 + timedelta(seconds=10)
@@ -198,20 +203,7 @@ async def test_a_running_row_within_its_lease_waits_and_an_old_one_runs_again() 
 
 async def test_attempts_that_never_ended_are_given_up() -> None:
     ledger, sink, clock = MemoryLedger(), MemorySink(), Clock(T0 + timedelta(hours=1))
-    ledger.rows["a1"] = ActionRun(
-        id="a1",
-        workspace="default",
-        automation_id="auto",
-        automation_name="n",
-        action_index=0,
-        action_type="test",
-        state=RunState.RUNNING,
-        firing_id="f1",
-        triggering_event_id="e1",
-        created=T0,
-        updated=T0,
-        attempts=[Attempt(n, T0) for n in (1, 2, 3)],
-    )
+    ledger.rows["a1"] = running_row(*(Attempt(n, T0) for n in (1, 2, 3)))
     executor = Scripted(ActionOutcome())
     d = dispatcher(executor, ledger, sink, clock)
     assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("ack")]
@@ -275,20 +267,7 @@ async def test_a_first_attempt_whose_events_were_refused_still_gets_action_trigg
 
 async def test_a_give_up_whose_events_were_refused_publishes_them_on_redelivery() -> None:
     ledger, sink, clock = MemoryLedger(), MemorySink(refusing=True), Clock(T0 + timedelta(hours=1))
-    ledger.rows["a1"] = ActionRun(
-        id="a1",
-        workspace="default",
-        automation_id="auto",
-        automation_name="n",
-        action_index=0,
-        action_type="test",
-        state=RunState.RUNNING,
-        firing_id="f1",
-        triggering_event_id="e1",
-        created=T0,
-        updated=T0,
-        attempts=[Attempt(n, T0) for n in (1, 2, 3)],
-    )
+    ledger.rows["a1"] = running_row(*(Attempt(n, T0) for n in (1, 2, 3)))
     executor = Scripted(ActionOutcome())
     d = dispatcher(executor, ledger, sink, clock)
     assert await d.dispatch([Delivery("default", invocation())]) == [Verdict("nak", 1.0)]

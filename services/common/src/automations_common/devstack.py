@@ -185,6 +185,11 @@ PROCESSES = ("ingest", "ingest-persister", "triggers", "actions")
 INGEST_ROLES = {"ingest": "api", "ingest-persister": "persister"}
 
 
+def service_of(process: str) -> str:
+    """The service a process of `PROCESSES` belongs to ("ingest-persister" -> "ingest")."""
+    return process.split("-", 1)[0]
+
+
 class Stack:
     """The service processes sharing one NATS (under a namespace) and a data dir.
 
@@ -224,7 +229,7 @@ class Stack:
         }
 
     def env_for(self, process: str) -> dict[str, str]:
-        service = process.split("-", 1)[0]
+        service = service_of(process)
         prefix = service.upper()
         env = {
             f"{prefix}_NATS__URL": self.nats_url,
@@ -243,7 +248,7 @@ class Stack:
     def start(self, process: str, timeout: float = 60.0) -> None:
         """Start one process (of `PROCESSES`) and wait until it reports SERVING."""
         managed = service_process(
-            process.split("-", 1)[0],
+            service_of(process),
             self.env_for(process),
             self.data_dir / "logs" / f"{process}.log",
             name=process,
